@@ -1,0 +1,122 @@
+//! Configuration from the environment, read once per instance.
+//!
+//! Only names and addresses live here; secret values are read from Secrets Manager by
+//! [`crate::secrets::SecretStore`] when first needed.
+
+use std::env;
+use time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `local`, `dev` or `prod`; shown in logs and the health check.
+    pub stage: String,
+    pub database: DatabaseConfig,
+    /// DynamoDB table holding fixed rate-limit windows.
+    pub rate_limit_table: String,
+    /// Prefix of every Secrets Manager secret name, e.g. `drop/prod/`.
+    pub secrets_prefix: String,
+    pub queues: Queues,
+    pub quote_ttl: Duration,
+    /// Whether rate limits are enforced (always in the cloud; `DROP_RATE_LIMITS=off` for
+    /// local load measurements only).
+    pub rate_limits_enabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseConfig {
+    /// A full URL (local runs, tests). `sslmode=require` turns TLS on.
+    Url(String),
+    /// An RDS-shaped Secrets Manager secret (`host`, `port`, `username`, `password`, `dbname`);
+    /// `host_override` points at RDS Proxy.
+    Secret { secret_id: String, host_override: Option<String> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Queues {
+    pub payments: Option<String>,
+    pub aml: Option<String>,
+    pub retention: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Builds the configuration from any name → value lookup (tests pass a map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let database = match (get("DATABASE_URL"), get("DATABASE_SECRET_ID")) {
+            (Some(url), _) => DatabaseConfig::Url(url),
+            (None, Some(secret_id)) => DatabaseConfig::Secret { secret_id, host_override: get("DATABASE_HOST") },
+            (None, None) => return Err(ConfigError("set DATABASE_URL or DATABASE_SECRET_ID".into())),
+        };
+        let stage = get("DROP_STAGE").unwrap_or_else(|| "local".into());
+        let quote_ttl = match get("DROP_QUOTE_TTL_SECONDS") {
+            Some(s) => s
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (10..=3600).contains(n))
+                .map(|n| Duration::seconds(i64::from(n)))
+                .ok_or_else(|| ConfigError("DROP_QUOTE_TTL_SECONDS must be 10..=3600".into()))?,
+            None => Duration::minutes(10),
+        };
+        let rate_limits_enabled = match get("DROP_RATE_LIMITS").as_deref() {
+            None | Some("on") => true,
+            Some("off") if stage == "local" => false,
+            Some(other) => {
+                return Err(ConfigError(format!("DROP_RATE_LIMITS={other}: only `on`, or `off` on stage local")))
+            }
+        };
+        Ok(Self {
+            secrets_prefix: get("DROP_SECRETS_PREFIX").unwrap_or_else(|| format!("drop/{stage}/")),
+            rate_limit_table: get("DROP_RATE_LIMIT_TABLE").unwrap_or_else(|| format!("drop-{stage}-rate-limits")),
+            queues: Queues {
+                payments: get("DROP_PAYMENTS_QUEUE_URL"),
+                aml: get("DROP_AML_QUEUE_URL"),
+                retention: get("DROP_RETENTION_QUEUE_URL"),
+            },
+            stage,
+            database,
+            quote_ttl,
+            rate_limits_enabled,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_follow_the_stage() {
+        let c = from(&[("DATABASE_URL", "postgres://x"), ("DROP_STAGE", "prod")]).unwrap();
+        assert_eq!(c.rate_limit_table, "drop-prod-rate-limits");
+        assert_eq!(c.secrets_prefix, "drop/prod/");
+        assert_eq!(c.quote_ttl, Duration::minutes(10));
+        assert!(c.rate_limits_enabled);
+    }
+
+    #[test]
+    fn database_is_required_and_a_secret_works_in_place_of_a_url() {
+        assert!(from(&[]).is_err());
+        let c = from(&[("DATABASE_SECRET_ID", "rds"), ("DATABASE_HOST", "proxy")]).unwrap();
+        assert_eq!(c.database, DatabaseConfig::Secret { secret_id: "rds".into(), host_override: Some("proxy".into()) });
+    }
+
+    #[test]
+    fn rate_limits_can_only_be_switched_off_locally() {
+        assert!(!from(&[("DATABASE_URL", "x"), ("DROP_RATE_LIMITS", "off")]).unwrap().rate_limits_enabled);
+        assert!(from(&[("DATABASE_URL", "x"), ("DROP_RATE_LIMITS", "off"), ("DROP_STAGE", "prod")]).is_err());
+        assert!(from(&[("DATABASE_URL", "x"), ("DROP_QUOTE_TTL_SECONDS", "0")]).is_err());
+    }
+}

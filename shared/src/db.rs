@@ -1,0 +1,102 @@
+//! The PostgreSQL pool: one to two connections per Lambda instance, opened on first use.
+//!
+//! Queries go through `query_typed`-style unnamed statements so no named prepared statement
+//! stays on the server (RDS Proxy would pin the session). TLS (rustls, WebPKI roots, which
+//! RDS Proxy's certificates chain to) is used when the URL says `sslmode=require`.
+
+use crate::config::DatabaseConfig;
+use crate::secrets::SecretStore;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use serde::Deserialize;
+use std::str::FromStr;
+use std::time::Duration;
+use tokio::sync::OnceCell;
+use tokio_postgres::config::SslMode;
+
+pub use deadpool_postgres::{Object as Connection, PoolError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database configuration")]
+    Config(#[source] tokio_postgres::Error),
+    #[error("database secret")]
+    Secret(#[source] crate::secrets::SecretError),
+    #[error("database secret is not the RDS JSON shape")]
+    SecretShape(#[source] serde_json::Error),
+    #[error("building the connection pool")]
+    Build(#[source] deadpool_postgres::BuildError),
+    #[error("getting a database connection")]
+    Pool(#[source] PoolError),
+}
+
+/// A lazily built pool. Cloning shares it.
+#[derive(Clone)]
+pub struct Db {
+    source: DatabaseConfig,
+    max_size: usize,
+    secrets: SecretStore,
+    pool: std::sync::Arc<OnceCell<Pool>>,
+}
+
+#[derive(Deserialize)]
+struct RdsSecret {
+    host: String,
+    port: Option<u16>,
+    username: String,
+    password: String,
+    dbname: Option<String>,
+}
+
+impl Db {
+    pub fn new(source: DatabaseConfig, max_size: usize, secrets: SecretStore) -> Self {
+        Self { source, max_size: max_size.max(1), secrets, pool: Default::default() }
+    }
+
+    async fn pg_config(&self) -> Result<tokio_postgres::Config, DbError> {
+        match &self.source {
+            DatabaseConfig::Url(url) => tokio_postgres::Config::from_str(url).map_err(DbError::Config),
+            DatabaseConfig::Secret { secret_id, host_override } => {
+                let raw = self.secrets.read_by_id(secret_id.clone()).await.map_err(DbError::Secret)?;
+                let s: RdsSecret = serde_json::from_str(raw.expose()).map_err(DbError::SecretShape)?;
+                let mut c = tokio_postgres::Config::new();
+                c.host(host_override.as_deref().unwrap_or(&s.host))
+                    .port(s.port.unwrap_or(5432))
+                    .user(&s.username)
+                    .password(&s.password)
+                    .dbname(s.dbname.as_deref().unwrap_or("drop"))
+                    .ssl_mode(SslMode::Require);
+                Ok(c)
+            }
+        }
+    }
+
+    async fn build(&self) -> Result<Pool, DbError> {
+        let mut pg = self.pg_config().await?;
+        pg.connect_timeout(Duration::from_secs(5)).application_name("drop");
+        let mgr_config = ManagerConfig { recycling_method: RecyclingMethod::Fast };
+        let manager = if pg.get_ssl_mode() == SslMode::Disable || pg.get_ssl_mode() == SslMode::Prefer {
+            Manager::from_config(pg, tokio_postgres::NoTls, mgr_config)
+        } else {
+            Manager::from_config(pg, tls_connector(), mgr_config)
+        };
+        Pool::builder(manager)
+            .max_size(self.max_size)
+            .wait_timeout(Some(Duration::from_secs(5)))
+            .create_timeout(Some(Duration::from_secs(5)))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .map_err(DbError::Build)
+    }
+
+    /// A connection from the pool, building the pool (and reading its secret) on first use.
+    pub async fn conn(&self) -> Result<Connection, DbError> {
+        let pool = self.pool.get_or_try_init(|| self.build()).await?;
+        pool.get().await.map_err(DbError::Pool)
+    }
+}
+
+fn tls_connector() -> tokio_postgres_rustls::MakeRustlsConnect {
+    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let config = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+    tokio_postgres_rustls::MakeRustlsConnect::new(config)
+}

@@ -1,0 +1,299 @@
+//! One error type for every function: a stable code for clients, the cause chain for logs.
+//!
+//! Clients see `{"error": code, "message": ..., "details": [...]}` and nothing else: never a
+//! cause, a stack trace or SQL text. The cause chain is written to the log by the router.
+
+use http::StatusCode;
+use serde::Serialize;
+use std::error::Error as StdError;
+use std::fmt;
+
+/// Every error code a client can see. The string form is part of the API contract: never
+/// rename one, only add.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    InvalidJson,
+    UnsupportedMediaType,
+    PayloadTooLarge,
+    ValidationFailed,
+    InvalidAmount,
+    AmountOutOfRange,
+    UnsupportedCurrency,
+    UnknownCorridor,
+    QuoteExpired,
+    IdempotencyKeyReused,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    Conflict,
+    Gone,
+    RateLimited,
+    ProviderUnavailable,
+    ServiceUnavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 20] = [
+        Self::InvalidJson,
+        Self::UnsupportedMediaType,
+        Self::PayloadTooLarge,
+        Self::ValidationFailed,
+        Self::InvalidAmount,
+        Self::AmountOutOfRange,
+        Self::UnsupportedCurrency,
+        Self::UnknownCorridor,
+        Self::QuoteExpired,
+        Self::IdempotencyKeyReused,
+        Self::Unauthorized,
+        Self::Forbidden,
+        Self::NotFound,
+        Self::MethodNotAllowed,
+        Self::Conflict,
+        Self::Gone,
+        Self::RateLimited,
+        Self::ProviderUnavailable,
+        Self::ServiceUnavailable,
+        Self::Internal,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidJson => "invalid_json",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::ValidationFailed => "validation_failed",
+            Self::InvalidAmount => "invalid_amount",
+            Self::AmountOutOfRange => "amount_out_of_range",
+            Self::UnsupportedCurrency => "unsupported_currency",
+            Self::UnknownCorridor => "unknown_corridor",
+            Self::QuoteExpired => "quote_expired",
+            Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Conflict => "conflict",
+            Self::Gone => "gone",
+            Self::RateLimited => "rate_limited",
+            Self::ProviderUnavailable => "provider_unavailable",
+            Self::ServiceUnavailable => "service_unavailable",
+            Self::Internal => "internal_error",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::InvalidJson => StatusCode::BAD_REQUEST,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::ValidationFailed
+            | Self::InvalidAmount
+            | Self::AmountOutOfRange
+            | Self::UnsupportedCurrency
+            | Self::UnknownCorridor
+            | Self::QuoteExpired
+            | Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict => StatusCode::CONFLICT,
+            Self::Gone => StatusCode::GONE,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::ProviderUnavailable | Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The message a client sees when the error carries none of its own.
+    fn default_message(self) -> &'static str {
+        match self {
+            Self::InvalidJson => "The request body is not valid JSON.",
+            Self::UnsupportedMediaType => "The request body must be application/json.",
+            Self::PayloadTooLarge => "The request body is too large.",
+            Self::ValidationFailed => "The request is not valid.",
+            Self::InvalidAmount => "The amount is not a valid amount of money.",
+            Self::AmountOutOfRange => "The amount is outside the allowed range.",
+            Self::UnsupportedCurrency => "The currency is not supported.",
+            Self::UnknownCorridor => "Drop does not send money to that country.",
+            Self::QuoteExpired => "The quote has expired; ask for a new one.",
+            Self::IdempotencyKeyReused => {
+                "This Idempotency-Key was already used with a different request."
+            }
+            Self::Unauthorized => "Sign in to continue.",
+            Self::Forbidden => "You are not allowed to do this.",
+            Self::NotFound => "Not found.",
+            Self::MethodNotAllowed => "This method is not allowed on this resource.",
+            Self::Conflict => "The request conflicts with the current state.",
+            Self::Gone => "This endpoint is gone.",
+            Self::RateLimited => "Too many requests; try again later.",
+            Self::ProviderUnavailable => "A provider Drop depends on is unavailable; try again later.",
+            Self::ServiceUnavailable => "The service is unavailable; try again later.",
+            Self::Internal => "Something went wrong on our side.",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One problem with one field of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// JSON path of the field, e.g. `amount` or `recipient.iban`.
+    pub field: String,
+    /// A stable code for the problem with this field.
+    pub code: String,
+    pub message: String,
+}
+
+impl ErrorDetail {
+    pub fn new(field: impl Into<String>, code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), code: code.into(), message: message.into() }
+    }
+}
+
+/// The JSON body of every error response.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Stable error code, e.g. `validation_failed`.
+    pub error: &'static str,
+    pub message: String,
+    pub details: Vec<ErrorDetail>,
+}
+
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// An error on its way to a client. Build with a constructor, add a cause with [`ApiError::with_source`].
+pub struct ApiError {
+    pub code: ErrorCode,
+    message: Option<String>,
+    pub details: Vec<ErrorDetail>,
+    /// Seconds, for `Retry-After` on 429 and 503.
+    pub retry_after: Option<u64>,
+    source: Option<BoxError>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode) -> Self {
+        Self { code, message: None, details: Vec::new(), retry_after: None, source: None }
+    }
+
+    pub fn msg(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { message: Some(message.into()), ..Self::new(code) }
+    }
+
+    /// A failure of ours: the client sees `internal_error`, the log sees `source`.
+    pub fn internal(source: impl Into<BoxError>) -> Self {
+        Self::new(ErrorCode::Internal).with_source(source)
+    }
+
+    pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    pub fn with_detail(mut self, detail: ErrorDetail) -> Self {
+        self.details.push(detail);
+        self
+    }
+
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.code.status()
+    }
+
+    pub fn message(&self) -> &str {
+        self.message.as_deref().unwrap_or_else(|| self.code.default_message())
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody { error: self.code.as_str(), message: self.message().to_owned(), details: self.details.clone() }
+    }
+
+    /// The cause chain, outermost first, for the log only.
+    pub fn cause_chain(&self) -> Vec<String> {
+        let mut chain = Vec::new();
+        let mut next: Option<&(dyn StdError + 'static)> = self.source.as_deref().map(|e| e as _);
+        while let Some(err) = next {
+            chain.push(err.to_string());
+            next = err.source();
+        }
+        chain
+    }
+}
+
+impl fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiError")
+            .field("code", &self.code)
+            .field("message", &self.message())
+            .field("details", &self.details)
+            .field("causes", &self.cause_chain())
+            .finish()
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message())
+    }
+}
+
+impl StdError for ApiError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source.as_deref().map(|e| e as _)
+    }
+}
+
+impl From<tokio_postgres::Error> for ApiError {
+    fn from(err: tokio_postgres::Error) -> Self {
+        Self::internal(err)
+    }
+}
+
+impl From<crate::db::DbError> for ApiError {
+    /// No connection to be had is a passing fault (503, retry); anything else is ours (500).
+    fn from(err: crate::db::DbError) -> Self {
+        match err {
+            crate::db::DbError::Pool(_) => Self::new(ErrorCode::ServiceUnavailable).with_retry_after(1).with_source(err),
+            other => Self::internal(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_are_unique_snake_case_and_map_to_client_or_server_errors() {
+        let mut seen = HashSet::new();
+        for code in ErrorCode::ALL {
+            let s = code.as_str();
+            assert!(seen.insert(s), "duplicate code {s}");
+            assert!(s.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{s}");
+            assert!(code.status().is_client_error() || code.status().is_server_error());
+        }
+    }
+
+    #[test]
+    fn body_hides_the_cause_and_the_chain_keeps_it() {
+        let io = std::io::Error::other("password=hunter2 in SQL text");
+        let err = ApiError::internal(io);
+        let body = serde_json::to_string(&err.body()).unwrap_or_default();
+        assert!(body.contains("internal_error"));
+        assert!(!body.contains("hunter2"));
+        assert_eq!(err.cause_chain(), vec!["password=hunter2 in SQL text".to_owned()]);
+    }
+}

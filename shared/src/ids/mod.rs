@@ -1,0 +1,1 @@
+//! Identifiers that can only be built valid.

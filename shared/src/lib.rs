@@ -1,0 +1,19 @@
+//! Drop's domain crate: every rule, type, store and provider client the functions share.
+
+pub mod config;
+pub mod corridor;
+pub mod country;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod money;
+pub mod quote;
+pub mod rate_limit;
+pub mod rates;
+pub mod secrets;
+pub mod state;
+pub mod telemetry;
+
+pub use error::{ApiError, ErrorCode};
+pub use state::AppState;

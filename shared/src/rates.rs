@@ -1,0 +1,171 @@
+//! The exchange-rate and quote store.
+
+use crate::corridor::Corridor;
+use crate::country::CountryCode;
+use crate::db::Connection;
+use crate::money::Currency;
+use crate::quote::{ExchangeRate, QuoteTerms, SEND_CURRENCY};
+use rust_decimal::Decimal;
+use time::OffsetDateTime;
+use tokio_postgres::types::Type;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+const RATE_COLUMNS: &str = "quote_currency::text, reference_rate, markup_bps, source, as_of";
+
+fn rate_from_row(row: &Row) -> Option<ExchangeRate> {
+    let currency: String = row.try_get(0).ok()?;
+    Some(ExchangeRate {
+        currency: currency.parse().ok()?,
+        reference_rate: row.try_get(1).ok()?,
+        markup_bps: u32::try_from(row.try_get::<_, i32>(2).ok()?).ok()?,
+        source: row.try_get(3).ok()?,
+        as_of: row.try_get(4).ok()?,
+    })
+}
+
+/// Every current NOK rate, by currency. A row this code cannot read is skipped and logged.
+pub async fn current_rates(conn: &Connection) -> Result<Vec<ExchangeRate>, tokio_postgres::Error> {
+    let sql = format!("SELECT {RATE_COLUMNS} FROM exchange_rates WHERE base_currency = $1 ORDER BY quote_currency");
+    let rows = conn.query_typed(&sql, &[(&SEND_CURRENCY.code(), Type::TEXT)]).await?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| {
+            let rate = rate_from_row(row);
+            if rate.is_none() {
+                tracing::warn!("skipping an exchange_rates row with an unsupported currency or value");
+            }
+            rate
+        })
+        .collect())
+}
+
+/// The current NOK → `currency` rate, if there is one.
+pub async fn current_rate(conn: &Connection, currency: Currency) -> Result<Option<ExchangeRate>, tokio_postgres::Error> {
+    let sql = format!("SELECT {RATE_COLUMNS} FROM exchange_rates WHERE base_currency = $1 AND quote_currency = $2");
+    let row = conn
+        .query_typed(&sql, &[(&SEND_CURRENCY.code(), Type::TEXT), (&currency.code(), Type::TEXT)])
+        .await?;
+    Ok(row.first().and_then(rate_from_row))
+}
+
+/// Sets the current rate for NOK → `rate.currency`.
+pub async fn upsert_rate(conn: &Connection, rate: &ExchangeRate) -> Result<(), tokio_postgres::Error> {
+    let markup = i32::try_from(rate.markup_bps).unwrap_or(i32::MAX);
+    conn.query_typed(
+        "INSERT INTO exchange_rates (base_currency, quote_currency, reference_rate, markup_bps, source, as_of)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (base_currency, quote_currency) DO UPDATE
+         SET reference_rate = EXCLUDED.reference_rate, markup_bps = EXCLUDED.markup_bps,
+             source = EXCLUDED.source, as_of = EXCLUDED.as_of",
+        &[
+            (&SEND_CURRENCY.code(), Type::TEXT),
+            (&rate.currency.code(), Type::TEXT),
+            (&rate.reference_rate, Type::NUMERIC),
+            (&markup, Type::INT4),
+            (&rate.source, Type::TEXT),
+            (&rate.as_of, Type::TIMESTAMPTZ),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Stores priced terms so a payment can honour them until they expire; returns the quote id.
+pub async fn insert_quote(conn: &Connection, terms: &QuoteTerms, user_id: Option<Uuid>) -> Result<Uuid, tokio_postgres::Error> {
+    let id = Uuid::now_v7();
+    conn.query_typed(
+        "INSERT INTO quotes (id, user_id, destination_country, send_amount, send_currency, fee, total_charged,
+                             reference_rate, customer_rate, markup_percent, receive_amount, receive_currency,
+                             rate_source, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        &[
+            (&id, Type::UUID),
+            (&user_id, Type::UUID),
+            (&terms.corridor.country.as_str(), Type::TEXT),
+            (&terms.send.amount(), Type::NUMERIC),
+            (&terms.send.currency().code(), Type::TEXT),
+            (&terms.fee.amount(), Type::NUMERIC),
+            (&terms.total_charged.amount(), Type::NUMERIC),
+            (&terms.reference_rate, Type::NUMERIC),
+            (&terms.customer_rate, Type::NUMERIC),
+            (&terms.markup_percent, Type::NUMERIC),
+            (&terms.receive.amount(), Type::NUMERIC),
+            (&terms.receive.currency().code(), Type::TEXT),
+            (&terms.rate_source, Type::TEXT),
+            (&terms.created_at, Type::TIMESTAMPTZ),
+            (&terms.expires_at, Type::TIMESTAMPTZ),
+        ],
+    )
+    .await?;
+    Ok(id)
+}
+
+/// Demo reference rates (units per NOK) and mark-ups for every payout currency, for local
+/// runs and tests. Not market data.
+pub fn demo_rates(as_of: OffsetDateTime) -> Vec<ExchangeRate> {
+    use Currency as C;
+    let table: &[(Currency, i64, u32, u32)] = &[
+        // (currency, mantissa, scale, mark-up bps)
+        (C::EUR, 85, 3, 100),
+        (C::SEK, 94, 2, 100),
+        (C::DKK, 64, 2, 100),
+        (C::ISK, 122, 1, 150),
+        (C::PLN, 36, 2, 120),
+        (C::CZK, 213, 2, 150),
+        (C::HUF, 335, 1, 150),
+        (C::RON, 43, 2, 150),
+        (C::GBP, 74, 3, 100),
+        (C::CHF, 79, 3, 100),
+        (C::USD, 98, 3, 100),
+        (C::RSD, 995, 2, 200),
+        (C::BAM, 166, 3, 200),
+        (C::TRY, 41, 1, 250),
+        (C::UAH, 405, 2, 250),
+        (C::PKR, 275, 1, 250),
+        (C::INR, 83, 1, 200),
+        (C::BDT, 119, 1, 250),
+        (C::NPR, 133, 1, 250),
+        (C::LKR, 292, 1, 250),
+        (C::PHP, 57, 1, 200),
+        (C::THB, 32, 1, 150),
+        (C::VND, 2500, 0, 250),
+        (C::IQD, 128, 0, 300),
+        (C::NGN, 145, 0, 300),
+        (C::KES, 126, 1, 300),
+        (C::ETB, 135, 1, 300),
+        (C::GHS, 12, 1, 300),
+        (C::MAD, 91, 2, 200),
+        (C::BRL, 53, 2, 200),
+        (C::COP, 390, 0, 250),
+    ];
+    table
+        .iter()
+        .map(|&(currency, mantissa, scale, markup_bps)| ExchangeRate {
+            currency,
+            reference_rate: Decimal::new(mantissa, scale),
+            markup_bps,
+            source: "demo".into(),
+            as_of,
+        })
+        .collect()
+}
+
+/// The corridor to a country given as text, or `None` if Drop does not send there.
+pub fn corridor_for(country: &str) -> Option<Corridor> {
+    country.parse::<CountryCode>().ok().and_then(Corridor::find)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn there_is_a_demo_rate_for_every_payout_currency() {
+        let rates = demo_rates(OffsetDateTime::UNIX_EPOCH);
+        for currency in crate::corridor::payout_currencies() {
+            assert!(rates.iter().any(|r| r.currency == currency), "{currency}");
+        }
+        assert!(rates.iter().all(|r| r.reference_rate > Decimal::ZERO && r.markup_bps <= 1000));
+    }
+}
