@@ -1,1 +1,112 @@
+//! The whole API on one local HTTP server: each request is handed, as a `lambda_http`
+//! request with an API Gateway v2 context, to the router of the function that owns its route,
+//! exactly as that function's Lambda `main` would.
 
+use bytes::Bytes;
+use drop_shared::http::{Router, MAX_BODY_BYTES};
+use drop_shared::AppState;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, RequestExt};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+pub mod provision;
+
+/// Every function's router: the one table of who owns which route.
+pub fn functions() -> Vec<Router> {
+    vec![api_rates::router(), api_meta::router()]
+}
+
+/// Routes requests to the owning function's router.
+pub struct LocalApi {
+    state: AppState,
+    functions: Vec<Router>,
+    fallback: Router,
+}
+
+impl LocalApi {
+    pub fn new(state: AppState) -> Self {
+        Self {
+            state,
+            functions: functions(),
+            fallback: Router::new("local"),
+        }
+    }
+
+    /// Serves one request as API Gateway and Lambda would.
+    pub async fn serve(
+        &self,
+        req: http::Request<Incoming>,
+        peer: SocketAddr,
+    ) -> http::Response<Full<Bytes>> {
+        let (parts, body) = req.into_parts();
+        // One byte over the limit is enough for the router to refuse the body with 413.
+        let body = match Limited::new(body, MAX_BODY_BYTES + 1).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(_) => Bytes::from(vec![0u8; MAX_BODY_BYTES + 1]),
+        };
+        let mut context = ApiGatewayV2httpRequestContext::default();
+        context.http.source_ip = Some(peer.ip().to_string());
+        context.http.method = parts.method.clone();
+        context.http.path = Some(parts.uri.path().to_owned());
+        context.stage = Some("$default".to_owned());
+        let body = if body.is_empty() {
+            Body::Empty
+        } else {
+            Body::Binary(body.to_vec())
+        };
+        let request = http::Request::from_parts(parts, body)
+            .with_request_context(RequestContext::ApiGatewayV2(context));
+        let path = request.uri().path().to_owned();
+        let router = self
+            .functions
+            .iter()
+            .find(|r| r.serves_path(&path))
+            .unwrap_or(&self.fallback);
+        let (parts, body) = router.handle(&self.state, request).await.into_parts();
+        let bytes = match body {
+            Body::Empty => Bytes::new(),
+            Body::Text(s) => Bytes::from(s),
+            Body::Binary(b) => Bytes::from(b),
+            _ => Bytes::new(),
+        };
+        http::Response::from_parts(parts, Full::new(bytes))
+    }
+
+    /// Accepts connections on `listener` until `shutdown` resolves.
+    pub async fn run(self, listener: TcpListener, shutdown: impl std::future::Future<Output = ()>) {
+        let api = Arc::new(self);
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(pair) => pair,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "accept failed");
+                        continue;
+                    }
+                },
+                () = &mut shutdown => return,
+            };
+            let _ = stream.set_nodelay(true);
+            let api = api.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req| {
+                    let api = api.clone();
+                    async move { Ok::<_, std::convert::Infallible>(api.serve(req, peer).await) }
+                });
+                let connection = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service);
+                if let Err(err) = connection.await {
+                    tracing::debug!(error = %err, "connection closed with an error");
+                }
+            });
+        }
+    }
+}

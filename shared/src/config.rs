@@ -28,7 +28,10 @@ pub enum DatabaseConfig {
     Url(String),
     /// An RDS-shaped Secrets Manager secret (`host`, `port`, `username`, `password`, `dbname`);
     /// `host_override` points at RDS Proxy.
-    Secret { secret_id: String, host_override: Option<String> },
+    Secret {
+        secret_id: String,
+        host_override: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -51,8 +54,13 @@ impl Config {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let database = match (get("DATABASE_URL"), get("DATABASE_SECRET_ID")) {
             (Some(url), _) => DatabaseConfig::Url(url),
-            (None, Some(secret_id)) => DatabaseConfig::Secret { secret_id, host_override: get("DATABASE_HOST") },
-            (None, None) => return Err(ConfigError("set DATABASE_URL or DATABASE_SECRET_ID".into())),
+            (None, Some(secret_id)) => DatabaseConfig::Secret {
+                secret_id,
+                host_override: get("DATABASE_HOST"),
+            },
+            (None, None) => {
+                return Err(ConfigError("set DATABASE_URL or DATABASE_SECRET_ID".into()))
+            }
         };
         let stage = get("DROP_STAGE").unwrap_or_else(|| "local".into());
         let quote_ttl = match get("DROP_QUOTE_TTL_SECONDS") {
@@ -68,12 +76,15 @@ impl Config {
             None | Some("on") => true,
             Some("off") if stage == "local" => false,
             Some(other) => {
-                return Err(ConfigError(format!("DROP_RATE_LIMITS={other}: only `on`, or `off` on stage local")))
+                return Err(ConfigError(format!(
+                    "DROP_RATE_LIMITS={other}: only `on`, or `off` on stage local"
+                )))
             }
         };
         Ok(Self {
             secrets_prefix: get("DROP_SECRETS_PREFIX").unwrap_or_else(|| format!("drop/{stage}/")),
-            rate_limit_table: get("DROP_RATE_LIMIT_TABLE").unwrap_or_else(|| format!("drop-{stage}-rate-limits")),
+            rate_limit_table: get("DROP_RATE_LIMIT_TABLE")
+                .unwrap_or_else(|| format!("drop-{stage}-rate-limits")),
             queues: Queues {
                 payments: get("DROP_PAYMENTS_QUEUE_URL"),
                 aml: get("DROP_AML_QUEUE_URL"),
@@ -93,7 +104,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -110,13 +124,28 @@ mod tests {
     fn database_is_required_and_a_secret_works_in_place_of_a_url() {
         assert!(from(&[]).is_err());
         let c = from(&[("DATABASE_SECRET_ID", "rds"), ("DATABASE_HOST", "proxy")]).unwrap();
-        assert_eq!(c.database, DatabaseConfig::Secret { secret_id: "rds".into(), host_override: Some("proxy".into()) });
+        assert_eq!(
+            c.database,
+            DatabaseConfig::Secret {
+                secret_id: "rds".into(),
+                host_override: Some("proxy".into())
+            }
+        );
     }
 
     #[test]
     fn rate_limits_can_only_be_switched_off_locally() {
-        assert!(!from(&[("DATABASE_URL", "x"), ("DROP_RATE_LIMITS", "off")]).unwrap().rate_limits_enabled);
-        assert!(from(&[("DATABASE_URL", "x"), ("DROP_RATE_LIMITS", "off"), ("DROP_STAGE", "prod")]).is_err());
+        assert!(
+            !from(&[("DATABASE_URL", "x"), ("DROP_RATE_LIMITS", "off")])
+                .unwrap()
+                .rate_limits_enabled
+        );
+        assert!(from(&[
+            ("DATABASE_URL", "x"),
+            ("DROP_RATE_LIMITS", "off"),
+            ("DROP_STAGE", "prod")
+        ])
+        .is_err());
         assert!(from(&[("DATABASE_URL", "x"), ("DROP_QUOTE_TTL_SECONDS", "0")]).is_err());
     }
 }

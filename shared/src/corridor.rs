@@ -100,9 +100,17 @@ const TABLE: &[(&str, &str, Currency, bool, AmlRisk)] = &[
 /// Every corridor, in the table's order. Rows that do not parse are skipped (a unit test
 /// guarantees there are none).
 pub fn all() -> impl Iterator<Item = Corridor> {
-    TABLE.iter().filter_map(|&(code, name, currency, iban_required, aml_risk)| {
-        Some(Corridor { country: code.parse().ok()?, country_name: name, currency, iban_required, aml_risk })
-    })
+    TABLE
+        .iter()
+        .filter_map(|&(code, name, currency, iban_required, aml_risk)| {
+            Some(Corridor {
+                country: code.parse().ok()?,
+                country_name: name,
+                currency,
+                iban_required,
+                aml_risk,
+            })
+        })
 }
 
 /// The currencies money can be paid out in, without repeats.
@@ -141,9 +149,15 @@ mod tests {
         let hr = Corridor::find("HR".parse().unwrap()).unwrap();
         assert_eq!(hr.rail(), Rail::Sepa);
         for code in ["RS", "BA", "TR", "PK", "GB", "CH", "US"] {
-            assert_eq!(Corridor::find(code.parse().unwrap()).unwrap().rail(), Rail::Swift, "{code}");
+            assert_eq!(
+                Corridor::find(code.parse().unwrap()).unwrap().rail(),
+                Rail::Swift,
+                "{code}"
+            );
         }
-        assert!(all().filter(|c| c.rail() == Rail::Sepa).all(|c| c.iban_required));
+        assert!(all()
+            .filter(|c| c.rail() == Rail::Sepa)
+            .all(|c| c.iban_required));
     }
 
     #[test]

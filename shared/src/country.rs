@@ -16,7 +16,9 @@ UYUZVAVCVEVGVIVNVUWFWSYEYTZAZMZW";
 const EEA: &str = "ATBEBGCYCZDEDKEEESFIFRGRHRHUIEITLTLULVMTNLPLPTROSESISKISLINO";
 
 fn contains_pair(list: &str, code: &str) -> bool {
-    list.as_bytes().chunks(2).any(|pair| pair == code.as_bytes())
+    list.as_bytes()
+        .chunks(2)
+        .any(|pair| pair == code.as_bytes())
 }
 
 /// A valid, assigned ISO 3166-1 alpha-2 code in upper case.
@@ -103,7 +105,10 @@ mod tests {
     fn the_assigned_list_is_well_formed() {
         assert_eq!(ASSIGNED.len() % 2, 0);
         assert_eq!(ASSIGNED.len() / 2, 249);
-        assert!(EEA.as_bytes().chunks(2).all(|c| contains_pair(ASSIGNED, std::str::from_utf8(c).unwrap())));
+        assert!(EEA
+            .as_bytes()
+            .chunks(2)
+            .all(|c| contains_pair(ASSIGNED, std::str::from_utf8(c).unwrap())));
         assert_eq!(EEA.len() / 2, 30);
     }
 

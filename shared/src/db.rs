@@ -49,15 +49,30 @@ struct RdsSecret {
 
 impl Db {
     pub fn new(source: DatabaseConfig, max_size: usize, secrets: SecretStore) -> Self {
-        Self { source, max_size: max_size.max(1), secrets, pool: Default::default() }
+        Self {
+            source,
+            max_size: max_size.max(1),
+            secrets,
+            pool: Default::default(),
+        }
     }
 
     async fn pg_config(&self) -> Result<tokio_postgres::Config, DbError> {
         match &self.source {
-            DatabaseConfig::Url(url) => tokio_postgres::Config::from_str(url).map_err(DbError::Config),
-            DatabaseConfig::Secret { secret_id, host_override } => {
-                let raw = self.secrets.read_by_id(secret_id.clone()).await.map_err(DbError::Secret)?;
-                let s: RdsSecret = serde_json::from_str(raw.expose()).map_err(DbError::SecretShape)?;
+            DatabaseConfig::Url(url) => {
+                tokio_postgres::Config::from_str(url).map_err(DbError::Config)
+            }
+            DatabaseConfig::Secret {
+                secret_id,
+                host_override,
+            } => {
+                let raw = self
+                    .secrets
+                    .read_by_id(secret_id.clone())
+                    .await
+                    .map_err(DbError::Secret)?;
+                let s: RdsSecret =
+                    serde_json::from_str(raw.expose()).map_err(DbError::SecretShape)?;
                 let mut c = tokio_postgres::Config::new();
                 c.host(host_override.as_deref().unwrap_or(&s.host))
                     .port(s.port.unwrap_or(5432))
@@ -72,13 +87,17 @@ impl Db {
 
     async fn build(&self) -> Result<Pool, DbError> {
         let mut pg = self.pg_config().await?;
-        pg.connect_timeout(Duration::from_secs(5)).application_name("drop");
-        let mgr_config = ManagerConfig { recycling_method: RecyclingMethod::Fast };
-        let manager = if pg.get_ssl_mode() == SslMode::Disable || pg.get_ssl_mode() == SslMode::Prefer {
-            Manager::from_config(pg, tokio_postgres::NoTls, mgr_config)
-        } else {
-            Manager::from_config(pg, tls_connector(), mgr_config)
+        pg.connect_timeout(Duration::from_secs(5))
+            .application_name("drop");
+        let mgr_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
         };
+        let manager =
+            if pg.get_ssl_mode() == SslMode::Disable || pg.get_ssl_mode() == SslMode::Prefer {
+                Manager::from_config(pg, tokio_postgres::NoTls, mgr_config)
+            } else {
+                Manager::from_config(pg, tls_connector(), mgr_config)
+            };
         Pool::builder(manager)
             .max_size(self.max_size)
             .wait_timeout(Some(Duration::from_secs(5)))
@@ -96,7 +115,11 @@ impl Db {
 }
 
 fn tls_connector() -> tokio_postgres_rustls::MakeRustlsConnect {
-    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-    let config = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     tokio_postgres_rustls::MakeRustlsConnect::new(config)
 }

@@ -129,7 +129,9 @@ impl ErrorCode {
             Self::Conflict => "The request conflicts with the current state.",
             Self::Gone => "This endpoint is gone.",
             Self::RateLimited => "Too many requests; try again later.",
-            Self::ProviderUnavailable => "A provider Drop depends on is unavailable; try again later.",
+            Self::ProviderUnavailable => {
+                "A provider Drop depends on is unavailable; try again later."
+            }
             Self::ServiceUnavailable => "The service is unavailable; try again later.",
             Self::Internal => "Something went wrong on our side.",
         }
@@ -153,8 +155,16 @@ pub struct ErrorDetail {
 }
 
 impl ErrorDetail {
-    pub fn new(field: impl Into<String>, code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), code: code.into(), message: message.into() }
+    pub fn new(
+        field: impl Into<String>,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            field: field.into(),
+            code: code.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -181,11 +191,20 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode) -> Self {
-        Self { code, message: None, details: Vec::new(), retry_after: None, source: None }
+        Self {
+            code,
+            message: None,
+            details: Vec::new(),
+            retry_after: None,
+            source: None,
+        }
     }
 
     pub fn msg(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { message: Some(message.into()), ..Self::new(code) }
+        Self {
+            message: Some(message.into()),
+            ..Self::new(code)
+        }
     }
 
     /// A failure of ours: the client sees `internal_error`, the log sees `source`.
@@ -213,11 +232,17 @@ impl ApiError {
     }
 
     pub fn message(&self) -> &str {
-        self.message.as_deref().unwrap_or_else(|| self.code.default_message())
+        self.message
+            .as_deref()
+            .unwrap_or_else(|| self.code.default_message())
     }
 
     pub fn body(&self) -> ErrorBody {
-        ErrorBody { error: self.code.as_str(), message: self.message().to_owned(), details: self.details.clone() }
+        ErrorBody {
+            error: self.code.as_str(),
+            message: self.message().to_owned(),
+            details: self.details.clone(),
+        }
     }
 
     /// The cause chain, outermost first, for the log only.
@@ -265,8 +290,38 @@ impl From<crate::db::DbError> for ApiError {
     /// No connection to be had is a passing fault (503, retry); anything else is ours (500).
     fn from(err: crate::db::DbError) -> Self {
         match err {
-            crate::db::DbError::Pool(_) => Self::new(ErrorCode::ServiceUnavailable).with_retry_after(1).with_source(err),
+            crate::db::DbError::Pool(_) => Self::new(ErrorCode::ServiceUnavailable)
+                .with_retry_after(1)
+                .with_source(err),
             other => Self::internal(other),
+        }
+    }
+}
+
+impl From<crate::money::MoneyError> for ApiError {
+    fn from(err: crate::money::MoneyError) -> Self {
+        use crate::money::MoneyError as E;
+        let code = match err {
+            E::NotADecimalString | E::TooManyDecimals | E::NotPositive => ErrorCode::InvalidAmount,
+            E::TooLarge => ErrorCode::AmountOutOfRange,
+            E::UnsupportedCurrency => ErrorCode::UnsupportedCurrency,
+        };
+        Self::msg(code, format!("The {}.", err))
+    }
+}
+
+impl From<crate::quote::PricingError> for ApiError {
+    fn from(err: crate::quote::PricingError) -> Self {
+        use crate::quote::PricingError as E;
+        match err {
+            E::OutOfRange { min, max } => Self::msg(
+                ErrorCode::AmountOutOfRange,
+                format!("The amount must be between {min} and {max} NOK."),
+            ),
+            E::WrongSendCurrency => {
+                Self::msg(ErrorCode::UnsupportedCurrency, "Payments are sent in NOK.")
+            }
+            E::RateMismatch { .. } | E::BadRate => Self::internal(err),
         }
     }
 }
@@ -294,6 +349,9 @@ mod tests {
         let body = serde_json::to_string(&err.body()).unwrap_or_default();
         assert!(body.contains("internal_error"));
         assert!(!body.contains("hunter2"));
-        assert_eq!(err.cause_chain(), vec!["password=hunter2 in SQL text".to_owned()]);
+        assert_eq!(
+            err.cause_chain(),
+            vec!["password=hunter2 in SQL text".to_owned()]
+        );
     }
 }

@@ -75,7 +75,12 @@ pub struct RouteSpec {
 
 impl RouteSpec {
     pub fn public(method: Method, path: &'static str) -> Self {
-        Self { method, path, access: Access::Public, rate_limit: None }
+        Self {
+            method,
+            path,
+            access: Access::Public,
+            rate_limit: None,
+        }
     }
 
     pub fn limited(mut self, policy: RatePolicy) -> Self {
@@ -86,7 +91,10 @@ impl RouteSpec {
 
 impl Router {
     pub fn new(function: &'static str) -> Self {
-        Self { function, routes: Vec::new() }
+        Self {
+            function,
+            routes: Vec::new(),
+        }
     }
 
     pub fn function(&self) -> &'static str {
@@ -109,12 +117,20 @@ impl Router {
     }
 
     pub fn route_keys(&self) -> Vec<RouteKey> {
-        self.routes.iter().map(|r| RouteKey { method: r.method.clone(), path: r.path }).collect()
+        self.routes
+            .iter()
+            .map(|r| RouteKey {
+                method: r.method.clone(),
+                path: r.path,
+            })
+            .collect()
     }
 
     /// Whether any route of this router has a path template matching `path`.
     pub fn serves_path(&self, path: &str) -> bool {
-        self.routes.iter().any(|r| match_path(r.path, path).is_some())
+        self.routes
+            .iter()
+            .any(|r| match_path(r.path, path).is_some())
     }
 
     /// Serves one request end to end. Never fails: every error becomes the JSON envelope.
@@ -122,7 +138,8 @@ impl Router {
         let started = Instant::now();
         let request_id = request_id(&req);
         let method = req.method().clone();
-        let span = tracing::info_span!("request", request_id = %request_id, function = self.function);
+        let span =
+            tracing::info_span!("request", request_id = %request_id, function = self.function);
         async {
             let (route_path, result) = self.dispatch(state, req, &request_id).await;
             let mut response = match result {
@@ -165,7 +182,11 @@ impl Router {
             }
         }
         let Some((route, params)) = found else {
-            let code = if path_matched { ErrorCode::MethodNotAllowed } else { ErrorCode::NotFound };
+            let code = if path_matched {
+                ErrorCode::MethodNotAllowed
+            } else {
+                ErrorCode::NotFound
+            };
             return (None, Err(ApiError::new(code)));
         };
         let result = async {
@@ -174,9 +195,16 @@ impl Router {
                 Access::Public => {}
             }
             if let Some(policy) = route.rate_limit {
-                let subject = api_req.client_ip.map(|ip| ip.to_string()).unwrap_or_else(|| "unknown".into());
-                if let Decision::Limited { retry_after_secs } = state.rate_limiter.check(policy, &subject).await {
-                    return Err(ApiError::new(ErrorCode::RateLimited).with_retry_after(retry_after_secs));
+                let subject = api_req
+                    .client_ip
+                    .map(|ip| ip.to_string())
+                    .unwrap_or_else(|| "unknown".into());
+                if let Decision::Limited { retry_after_secs } =
+                    state.rate_limiter.check(policy, &subject).await
+                {
+                    return Err(
+                        ApiError::new(ErrorCode::RateLimited).with_retry_after(retry_after_secs)
+                    );
                 }
             }
             (route.handler)(state.clone(), api_req).await
@@ -212,9 +240,16 @@ fn match_path(template: &'static str, path: &str) -> Option<Vec<(&'static str, S
 /// The client's request id if it sent a sane one, else API Gateway's, else a new one.
 fn request_id(req: &lambda_http::Request) -> String {
     let sane = |s: &str| {
-        (1..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        (1..=128).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
     };
-    if let Some(id) = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).filter(|s| sane(s)) {
+    if let Some(id) = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| sane(s))
+    {
         return id.to_owned();
     }
     if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() {
@@ -229,8 +264,13 @@ fn finish_headers(headers: &mut HeaderMap, request_id: &str) {
     if let Ok(v) = HeaderValue::from_str(request_id) {
         headers.insert(REQUEST_ID, v);
     }
-    headers.entry(CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
-    headers.insert(HeaderName::from_static("x-content-type-options"), HeaderValue::from_static("nosniff"));
+    headers
+        .entry(CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    headers.insert(
+        HeaderName::from_static("x-content-type-options"),
+        HeaderValue::from_static("nosniff"),
+    );
 }
 
 fn log_error(err: &ApiError) {
@@ -245,7 +285,9 @@ fn log_error(err: &ApiError) {
 pub fn error_response(err: &ApiError) -> Response {
     let mut response = json_response(err.status(), &err.body());
     if let Some(secs) = err.retry_after {
-        response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(secs));
     }
     response
 }
@@ -262,7 +304,9 @@ pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Res
     };
     let mut response = http::Response::new(Body::Binary(bytes));
     *response.status_mut() = status;
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 
@@ -290,13 +334,15 @@ impl ApiRequest {
         request_id: &str,
     ) -> Result<Self, ApiError> {
         let client_ip = match req.request_context_ref() {
-            Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.as_deref().and_then(|s| s.parse().ok()),
+            Some(RequestContext::ApiGatewayV2(ctx)) => {
+                ctx.http.source_ip.as_deref().and_then(|s| s.parse().ok())
+            }
             _ => None,
         };
         let query = req
             .uri()
             .query()
-            .map(|q| form_urlencoded_pairs(q))
+            .map(form_urlencoded_pairs)
             .unwrap_or_default();
         let (parts, body) = req.into_parts();
         let declared_len = parts
@@ -333,11 +379,17 @@ impl ApiRequest {
     }
 
     pub fn query_param(&self, name: &str) -> Option<&str> {
-        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn path_param(&self, name: &str) -> Option<&str> {
-        self.path_params.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
+        self.path_params
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The body as JSON of type `T`: `application/json` required, syntax errors are
@@ -358,8 +410,13 @@ impl ApiRequest {
                 let field = if field == "." { String::new() } else { field };
                 let message = inner.to_string();
                 // serde's message names the field and the expected type, never a value.
-                let message = message.split(" at line").next().unwrap_or(&message).to_owned();
-                ApiError::new(ErrorCode::ValidationFailed).with_detail(ErrorDetail::new(field, "invalid", message))
+                let message = message
+                    .split(" at line")
+                    .next()
+                    .unwrap_or(&message)
+                    .to_owned();
+                ApiError::new(ErrorCode::ValidationFailed)
+                    .with_detail(ErrorDetail::new(field, "invalid", message))
             } else {
                 ApiError::new(ErrorCode::InvalidJson)
             }
@@ -389,7 +446,10 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let decoded = match bytes[i] {
-            b'%' => bytes.get(i + 1).and_then(|&h| hex(h)).zip(bytes.get(i + 2).and_then(|&l| hex(l))),
+            b'%' => bytes
+                .get(i + 1)
+                .and_then(|&h| hex(h))
+                .zip(bytes.get(i + 2).and_then(|&l| hex(l))),
             _ => None,
         };
         match (bytes[i], decoded) {
@@ -418,18 +478,35 @@ mod tests {
     fn path_templates_match_segments_and_capture_parameters() {
         assert_eq!(match_path("/v1/corridors", "/v1/corridors"), Some(vec![]));
         assert_eq!(match_path("/v1/corridors", "/v1/corridors/"), None);
-        assert_eq!(match_path("/v1/recipients/{id}", "/v1/recipients/abc"), Some(vec![("id", "abc".to_owned())]));
+        assert_eq!(
+            match_path("/v1/recipients/{id}", "/v1/recipients/abc"),
+            Some(vec![("id", "abc".to_owned())])
+        );
         assert_eq!(match_path("/v1/recipients/{id}", "/v1/recipients/"), None);
-        assert_eq!(match_path("/v1/recipients/{id}", "/v1/recipients/a/b"), None);
+        assert_eq!(
+            match_path("/v1/recipients/{id}", "/v1/recipients/a/b"),
+            None
+        );
     }
 
     #[test]
     fn query_strings_decode() {
         assert_eq!(
             form_urlencoded_pairs("a=1&b=x%20y&c=%zz&d"),
-            vec![("a".into(), "1".into()), ("b".into(), "x y".into()), ("c".into(), "%zz".into()), ("d".into(), "".into())]
+            vec![
+                ("a".into(), "1".into()),
+                ("b".into(), "x y".into()),
+                ("c".into(), "%zz".into()),
+                ("d".into(), "".into())
+            ]
         );
-        assert_eq!(form_urlencoded_pairs("x=%4"), vec![("x".into(), "%4".into())]);
-        assert_eq!(form_urlencoded_pairs("x=%C3%B8"), vec![("x".into(), "ø".into())]);
+        assert_eq!(
+            form_urlencoded_pairs("x=%4"),
+            vec![("x".into(), "%4".into())]
+        );
+        assert_eq!(
+            form_urlencoded_pairs("x=%C3%B8"),
+            vec![("x".into(), "ø".into())]
+        );
     }
 }

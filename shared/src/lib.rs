@@ -1,5 +1,6 @@
 //! Drop's domain crate: every rule, type, store and provider client the functions share.
 
+pub mod aws;
 pub mod config;
 pub mod corridor;
 pub mod country;
@@ -7,7 +8,9 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod migrate;
 pub mod money;
+pub mod provision;
 pub mod quote;
 pub mod rate_limit;
 pub mod rates;

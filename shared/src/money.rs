@@ -144,7 +144,10 @@ impl Money {
 
     /// Rounds an exact product down to the currency's minor unit (in the payer's favour).
     pub fn round_down(amount: Decimal, currency: Currency) -> Result<Self, MoneyError> {
-        Self::new(amount.round_dp_with_strategy(currency.minor_digits(), RoundingStrategy::ToZero), currency)
+        Self::new(
+            amount.round_dp_with_strategy(currency.minor_digits(), RoundingStrategy::ToZero),
+            currency,
+        )
     }
 
     pub fn zero(currency: Currency) -> Self {
@@ -193,7 +196,10 @@ pub struct MoneyJson {
 
 impl From<Money> for MoneyJson {
     fn from(m: Money) -> Self {
-        Self { amount: m.to_amount_string(), currency: m.currency }
+        Self {
+            amount: m.to_amount_string(),
+            currency: m.currency,
+        }
     }
 }
 
@@ -213,25 +219,64 @@ mod tests {
     fn parses_plain_decimal_strings_to_the_minor_unit() {
         let m = Money::parse("1500", Currency::NOK).unwrap();
         assert_eq!(m.to_amount_string(), "1500.00");
-        assert_eq!(Money::parse("0.5", Currency::NOK).unwrap().to_amount_string(), "0.50");
-        assert_eq!(Money::parse("12.345", Currency::IQD).unwrap().to_amount_string(), "12.345");
-        assert_eq!(Money::parse("120", Currency::ISK).unwrap().to_amount_string(), "120");
+        assert_eq!(
+            Money::parse("0.5", Currency::NOK)
+                .unwrap()
+                .to_amount_string(),
+            "0.50"
+        );
+        assert_eq!(
+            Money::parse("12.345", Currency::IQD)
+                .unwrap()
+                .to_amount_string(),
+            "12.345"
+        );
+        assert_eq!(
+            Money::parse("120", Currency::ISK)
+                .unwrap()
+                .to_amount_string(),
+            "120"
+        );
     }
 
     #[test]
     fn refuses_what_is_not_a_plain_decimal() {
-        for bad in ["", "1e3", "1E3", "-5", "+5", " 5", "5 ", "1,5", "0x10", ".5", "5.", "NaN", "inf", "1.2.3", "١٢"] {
-            assert_eq!(Money::parse(bad, Currency::NOK), Err(MoneyError::NotADecimalString), "{bad:?}");
+        for bad in [
+            "", "1e3", "1E3", "-5", "+5", " 5", "5 ", "1,5", "0x10", ".5", "5.", "NaN", "inf",
+            "1.2.3", "١٢",
+        ] {
+            assert_eq!(
+                Money::parse(bad, Currency::NOK),
+                Err(MoneyError::NotADecimalString),
+                "{bad:?}"
+            );
         }
-        assert_eq!(Money::parse("1.001", Currency::NOK), Err(MoneyError::TooManyDecimals));
-        assert_eq!(Money::parse("1.5", Currency::ISK), Err(MoneyError::TooManyDecimals));
-        assert_eq!(Money::parse("9999999999999999", Currency::NOK), Err(MoneyError::TooLarge));
-        assert_eq!(Money::parse(&"9".repeat(400), Currency::NOK), Err(MoneyError::TooLarge));
+        assert_eq!(
+            Money::parse("1.001", Currency::NOK),
+            Err(MoneyError::TooManyDecimals)
+        );
+        assert_eq!(
+            Money::parse("1.5", Currency::ISK),
+            Err(MoneyError::TooManyDecimals)
+        );
+        assert_eq!(
+            Money::parse("9999999999999999", Currency::NOK),
+            Err(MoneyError::TooLarge)
+        );
+        assert_eq!(
+            Money::parse(&"9".repeat(400), Currency::NOK),
+            Err(MoneyError::TooLarge)
+        );
     }
 
     #[test]
     fn trailing_zeros_beyond_the_minor_unit_are_not_extra_precision() {
-        assert_eq!(Money::parse("1.5000", Currency::NOK).unwrap().to_amount_string(), "1.50");
+        assert_eq!(
+            Money::parse("1.5000", Currency::NOK)
+                .unwrap()
+                .to_amount_string(),
+            "1.50"
+        );
     }
 
     #[test]
@@ -253,7 +298,10 @@ mod tests {
     #[test]
     fn serialises_amount_as_a_string() {
         let m = Money::parse("7", Currency::NOK).unwrap();
-        assert_eq!(serde_json::to_value(m).unwrap(), serde_json::json!({"amount": "7.00", "currency": "NOK"}));
+        assert_eq!(
+            serde_json::to_value(m).unwrap(),
+            serde_json::json!({"amount": "7.00", "currency": "NOK"})
+        );
     }
 
     #[test]
@@ -261,8 +309,14 @@ mod tests {
         for c in Currency::ALL {
             assert_eq!(c.code().parse::<Currency>().unwrap(), *c);
         }
-        assert_eq!("XXX".parse::<Currency>(), Err(MoneyError::UnsupportedCurrency));
-        assert_eq!("nok".parse::<Currency>(), Err(MoneyError::UnsupportedCurrency));
+        assert_eq!(
+            "XXX".parse::<Currency>(),
+            Err(MoneyError::UnsupportedCurrency)
+        );
+        assert_eq!(
+            "nok".parse::<Currency>(),
+            Err(MoneyError::UnsupportedCurrency)
+        );
     }
 
     proptest! {

@@ -53,17 +53,20 @@ impl ExchangeRate {
     /// The rate the customer gets: the reference rate less the mark-up, rounded down.
     pub fn customer_rate(&self) -> Decimal {
         let keep = Decimal::from(10_000u32.saturating_sub(self.markup_bps)) / Decimal::from(10_000);
-        (self.reference_rate * keep).round_dp_with_strategy(Self::RATE_DP, RoundingStrategy::ToZero)
+        (self.reference_rate * keep).round_dp_with_strategy(Self::RATE_DP, RoundingStrategy::ToZero).normalize()
     }
 
     /// The mark-up actually applied, in percent of the reference rate, rounded up to 2
     /// decimals so the disclosure never understates it.
     pub fn markup_percent(&self) -> Decimal {
-        if self.reference_rate.is_zero() {
-            return Decimal::ZERO;
-        }
-        ((self.reference_rate - self.customer_rate()) / self.reference_rate * Decimal::ONE_HUNDRED)
-            .round_dp_with_strategy(2, RoundingStrategy::AwayFromZero)
+        let mut percent = if self.reference_rate.is_zero() {
+            Decimal::ZERO
+        } else {
+            ((self.reference_rate - self.customer_rate()) / self.reference_rate * Decimal::ONE_HUNDRED)
+                .round_dp_with_strategy(2, RoundingStrategy::AwayFromZero)
+        };
+        percent.rescale(2);
+        percent
     }
 }
 
@@ -108,14 +111,18 @@ impl PricingPolicy {
             return Err(PricingError::WrongSendCurrency);
         }
         if send.amount() < self.min_send || send.amount() > self.max_send {
-            return Err(PricingError::OutOfRange { min: self.min_send, max: self.max_send });
+            return Err(PricingError::OutOfRange {
+                min: self.min_send,
+                max: self.max_send,
+            });
         }
         Ok(())
     }
 
     /// The fee on `send`, rounded down to the øre.
     pub fn fee(&self, send: Money) -> Result<Money, PricingError> {
-        Money::round_down(send.amount() * self.fee_rate, send.currency()).map_err(|_| PricingError::BadRate)
+        Money::round_down(send.amount() * self.fee_rate, send.currency())
+            .map_err(|_| PricingError::BadRate)
     }
 
     pub fn price(
@@ -127,7 +134,10 @@ impl PricingPolicy {
     ) -> Result<QuoteTerms, PricingError> {
         self.check_send_amount(send)?;
         if rate.currency != corridor.currency {
-            return Err(PricingError::RateMismatch { rate: rate.currency, corridor: corridor.currency });
+            return Err(PricingError::RateMismatch {
+                rate: rate.currency,
+                corridor: corridor.currency,
+            });
         }
         if rate.reference_rate <= Decimal::ZERO {
             return Err(PricingError::BadRate);
@@ -135,8 +145,8 @@ impl PricingPolicy {
         let fee = self.fee(send)?;
         let total_charged = send.checked_add(fee).ok_or(PricingError::BadRate)?;
         let customer_rate = rate.customer_rate();
-        let receive =
-            Money::round_down(send.amount() * customer_rate, corridor.currency).map_err(|_| PricingError::BadRate)?;
+        let receive = Money::round_down(send.amount() * customer_rate, corridor.currency)
+            .map_err(|_| PricingError::BadRate)?;
         Ok(QuoteTerms {
             corridor,
             send,
@@ -165,7 +175,13 @@ mod tests {
     }
 
     fn rate(currency: Currency, reference: Decimal, markup_bps: u32) -> ExchangeRate {
-        ExchangeRate { currency, reference_rate: reference, markup_bps, source: "test".into(), as_of: datetime!(2026-11-20 16:00 UTC) }
+        ExchangeRate {
+            currency,
+            reference_rate: reference,
+            markup_bps,
+            source: "test".into(),
+            as_of: datetime!(2026-11-20 16:00 UTC),
+        }
     }
 
     fn nok(s: &str) -> Money {
@@ -175,7 +191,14 @@ mod tests {
     #[test]
     fn prices_a_euro_remittance() {
         let now = datetime!(2026-11-22 10:00 UTC);
-        let q = PricingPolicy::default().price(nok("1000"), corridor("HR"), &rate(Currency::EUR, dec!(0.085), 150), now).unwrap();
+        let q = PricingPolicy::default()
+            .price(
+                nok("1000"),
+                corridor("HR"),
+                &rate(Currency::EUR, dec!(0.085), 150),
+                now,
+            )
+            .unwrap();
         assert_eq!(q.fee, nok("5.00"));
         assert_eq!(q.total_charged, nok("1005.00"));
         assert_eq!(q.customer_rate, dec!(0.083725));
@@ -200,24 +223,54 @@ mod tests {
         let p = PricingPolicy::default();
         assert!(p.check_send_amount(nok("100")).is_ok());
         assert!(p.check_send_amount(nok("50000")).is_ok());
-        assert!(matches!(p.check_send_amount(nok("99.99")), Err(PricingError::OutOfRange { .. })));
-        assert!(matches!(p.check_send_amount(nok("50000.01")), Err(PricingError::OutOfRange { .. })));
+        assert!(matches!(
+            p.check_send_amount(nok("99.99")),
+            Err(PricingError::OutOfRange { .. })
+        ));
+        assert!(matches!(
+            p.check_send_amount(nok("50000.01")),
+            Err(PricingError::OutOfRange { .. })
+        ));
         let eur = Money::parse("500", Currency::EUR).unwrap();
-        assert_eq!(p.check_send_amount(eur), Err(PricingError::WrongSendCurrency));
+        assert_eq!(
+            p.check_send_amount(eur),
+            Err(PricingError::WrongSendCurrency)
+        );
     }
 
     #[test]
     fn refuses_a_rate_for_another_currency_or_a_zero_rate() {
         let p = PricingPolicy::default();
         let now = datetime!(2026-11-22 10:00 UTC);
-        assert!(matches!(p.price(nok("500"), corridor("PL"), &rate(Currency::EUR, dec!(0.085), 0), now), Err(PricingError::RateMismatch { .. })));
-        assert_eq!(p.price(nok("500"), corridor("PL"), &rate(Currency::PLN, dec!(0), 0), now), Err(PricingError::BadRate));
+        assert!(matches!(
+            p.price(
+                nok("500"),
+                corridor("PL"),
+                &rate(Currency::EUR, dec!(0.085), 0),
+                now
+            ),
+            Err(PricingError::RateMismatch { .. })
+        ));
+        assert_eq!(
+            p.price(
+                nok("500"),
+                corridor("PL"),
+                &rate(Currency::PLN, dec!(0), 0),
+                now
+            ),
+            Err(PricingError::BadRate)
+        );
     }
 
     #[test]
     fn zero_minor_unit_currencies_get_whole_units() {
         let q = PricingPolicy::default()
-            .price(nok("1000"), corridor("VN"), &rate(Currency::VND, dec!(2345.678), 200), datetime!(2026-11-22 10:00 UTC))
+            .price(
+                nok("1000"),
+                corridor("VN"),
+                &rate(Currency::VND, dec!(2345.678), 200),
+                datetime!(2026-11-22 10:00 UTC),
+            )
             .unwrap();
         assert_eq!(q.receive.to_amount_string(), "2298764");
     }

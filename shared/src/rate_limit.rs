@@ -17,13 +17,29 @@ pub struct RatePolicy {
 
 impl RatePolicy {
     /// Sign-in and other auth routes, per client IP.
-    pub const AUTH: Self = Self { name: "auth", limit: 10, window_secs: 60 };
+    pub const AUTH: Self = Self {
+        name: "auth",
+        limit: 10,
+        window_secs: 60,
+    };
     /// Payment initiation, per client IP.
-    pub const TRANSACTIONS_PER_IP: Self = Self { name: "tx-ip", limit: 10, window_secs: 60 };
+    pub const TRANSACTIONS_PER_IP: Self = Self {
+        name: "tx-ip",
+        limit: 10,
+        window_secs: 60,
+    };
     /// Payment initiation, per signed-in user.
-    pub const TRANSACTIONS_PER_USER: Self = Self { name: "tx-user", limit: 3, window_secs: 60 };
+    pub const TRANSACTIONS_PER_USER: Self = Self {
+        name: "tx-user",
+        limit: 3,
+        window_secs: 60,
+    };
     /// Public exchange-rate, corridor and quote reads, per client IP.
-    pub const EXCHANGE_RATES: Self = Self { name: "rates", limit: 120, window_secs: 60 };
+    pub const EXCHANGE_RATES: Self = Self {
+        name: "rates",
+        limit: 120,
+        window_secs: 60,
+    };
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,25 +48,34 @@ pub enum Decision {
     Limited { retry_after_secs: u64 },
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RateLimiter {
-    dynamo: aws_sdk_dynamodb::Client,
+    aws: crate::aws::Aws,
     table: String,
     enabled: bool,
 }
 
 impl RateLimiter {
-    pub fn new(dynamo: aws_sdk_dynamodb::Client, table: String, enabled: bool) -> Self {
-        Self { dynamo, table, enabled }
+    pub fn new(aws: crate::aws::Aws, table: String, enabled: bool) -> Self {
+        Self {
+            aws,
+            table,
+            enabled,
+        }
     }
 
     /// Counts one request by `subject` against `policy`. When DynamoDB cannot be reached the
     /// request is allowed (and the failure logged): a limiter outage must not take the API down.
     pub async fn check(&self, policy: RatePolicy, subject: &str) -> Decision {
         if !self.enabled {
-            return Decision::Allowed { remaining: policy.limit };
+            return Decision::Allowed {
+                remaining: policy.limit,
+            };
         }
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
         match self.hit(policy, subject, now).await {
             Ok(decision) => decision,
             Err(err) => {
@@ -65,15 +90,26 @@ impl RateLimiter {
         policy: RatePolicy,
         subject: &str,
         now: u64,
-    ) -> Result<Decision, aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError>> {
+    ) -> Result<
+        Decision,
+        aws_sdk_dynamodb::error::SdkError<
+            aws_sdk_dynamodb::operation::update_item::UpdateItemError,
+        >,
+    > {
         let window = policy.window_secs.max(1);
         let window_start = now - now % window;
         let window_end = window_start + window;
         let out = self
+            .aws
+            .clients()
+            .await
             .dynamo
             .update_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(format!("{}#{}#{}", policy.name, subject, window_start)))
+            .key(
+                "pk",
+                AttributeValue::S(format!("{}#{}#{}", policy.name, subject, window_start)),
+            )
             .update_expression("ADD hits :one SET expires_at = if_not_exists(expires_at, :exp)")
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .expression_attribute_values(":exp", AttributeValue::N((window_end + 60).to_string()))
@@ -88,9 +124,13 @@ impl RateLimiter {
             .and_then(|n| n.parse::<u64>().ok())
             .unwrap_or(0);
         Ok(if hits > u64::from(policy.limit) {
-            Decision::Limited { retry_after_secs: (window_end - now).max(1) }
+            Decision::Limited {
+                retry_after_secs: (window_end - now).max(1),
+            }
         } else {
-            Decision::Allowed { remaining: u32::try_from(u64::from(policy.limit) - hits).unwrap_or(0) }
+            Decision::Allowed {
+                remaining: u32::try_from(u64::from(policy.limit) - hits).unwrap_or(0),
+            }
         })
     }
 }

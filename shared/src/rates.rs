@@ -1,14 +1,11 @@
 //! The exchange-rate and quote store.
 
-use crate::corridor::Corridor;
-use crate::country::CountryCode;
-use crate::db::Connection;
 use crate::money::Currency;
 use crate::quote::{ExchangeRate, QuoteTerms, SEND_CURRENCY};
 use rust_decimal::Decimal;
 use time::OffsetDateTime;
 use tokio_postgres::types::Type;
-use tokio_postgres::Row;
+use tokio_postgres::{Client, Row};
 use uuid::Uuid;
 
 const RATE_COLUMNS: &str = "quote_currency::text, reference_rate, markup_bps, source, as_of";
@@ -17,7 +14,7 @@ fn rate_from_row(row: &Row) -> Option<ExchangeRate> {
     let currency: String = row.try_get(0).ok()?;
     Some(ExchangeRate {
         currency: currency.parse().ok()?,
-        reference_rate: row.try_get(1).ok()?,
+        reference_rate: row.try_get::<_, rust_decimal::Decimal>(1).ok()?.normalize(),
         markup_bps: u32::try_from(row.try_get::<_, i32>(2).ok()?).ok()?,
         source: row.try_get(3).ok()?,
         as_of: row.try_get(4).ok()?,
@@ -25,15 +22,19 @@ fn rate_from_row(row: &Row) -> Option<ExchangeRate> {
 }
 
 /// Every current NOK rate, by currency. A row this code cannot read is skipped and logged.
-pub async fn current_rates(conn: &Connection) -> Result<Vec<ExchangeRate>, tokio_postgres::Error> {
+pub async fn current_rates(conn: &Client) -> Result<Vec<ExchangeRate>, tokio_postgres::Error> {
     let sql = format!("SELECT {RATE_COLUMNS} FROM exchange_rates WHERE base_currency = $1 ORDER BY quote_currency");
-    let rows = conn.query_typed(&sql, &[(&SEND_CURRENCY.code(), Type::TEXT)]).await?;
+    let rows = conn
+        .query_typed(&sql, &[(&SEND_CURRENCY.code(), Type::TEXT)])
+        .await?;
     Ok(rows
         .iter()
         .filter_map(|row| {
             let rate = rate_from_row(row);
             if rate.is_none() {
-                tracing::warn!("skipping an exchange_rates row with an unsupported currency or value");
+                tracing::warn!(
+                    "skipping an exchange_rates row with an unsupported currency or value"
+                );
             }
             rate
         })
@@ -41,23 +42,55 @@ pub async fn current_rates(conn: &Connection) -> Result<Vec<ExchangeRate>, tokio
 }
 
 /// The current NOK → `currency` rate, if there is one.
-pub async fn current_rate(conn: &Connection, currency: Currency) -> Result<Option<ExchangeRate>, tokio_postgres::Error> {
+pub async fn current_rate(
+    conn: &Client,
+    currency: Currency,
+) -> Result<Option<ExchangeRate>, tokio_postgres::Error> {
     let sql = format!("SELECT {RATE_COLUMNS} FROM exchange_rates WHERE base_currency = $1 AND quote_currency = $2");
     let row = conn
-        .query_typed(&sql, &[(&SEND_CURRENCY.code(), Type::TEXT), (&currency.code(), Type::TEXT)])
+        .query_typed(
+            &sql,
+            &[
+                (&SEND_CURRENCY.code(), Type::TEXT),
+                (&currency.code(), Type::TEXT),
+            ],
+        )
         .await?;
     Ok(row.first().and_then(rate_from_row))
 }
 
 /// Sets the current rate for NOK → `rate.currency`.
-pub async fn upsert_rate(conn: &Connection, rate: &ExchangeRate) -> Result<(), tokio_postgres::Error> {
+pub async fn upsert_rate(conn: &Client, rate: &ExchangeRate) -> Result<(), tokio_postgres::Error> {
+    write_rate(
+        conn,
+        rate,
+        "DO UPDATE SET reference_rate = EXCLUDED.reference_rate, markup_bps = EXCLUDED.markup_bps,
+                                         source = EXCLUDED.source, as_of = EXCLUDED.as_of",
+    )
+    .await
+}
+
+/// Sets the rate only where there is none yet (demo data never overwrites a real rate).
+pub async fn insert_rate_if_missing(
+    conn: &Client,
+    rate: &ExchangeRate,
+) -> Result<(), tokio_postgres::Error> {
+    write_rate(conn, rate, "DO NOTHING").await
+}
+
+async fn write_rate(
+    conn: &Client,
+    rate: &ExchangeRate,
+    on_conflict: &str,
+) -> Result<(), tokio_postgres::Error> {
     let markup = i32::try_from(rate.markup_bps).unwrap_or(i32::MAX);
-    conn.query_typed(
+    let sql = format!(
         "INSERT INTO exchange_rates (base_currency, quote_currency, reference_rate, markup_bps, source, as_of)
          VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (base_currency, quote_currency) DO UPDATE
-         SET reference_rate = EXCLUDED.reference_rate, markup_bps = EXCLUDED.markup_bps,
-             source = EXCLUDED.source, as_of = EXCLUDED.as_of",
+         ON CONFLICT (base_currency, quote_currency) {on_conflict}"
+    );
+    conn.query_typed(
+        &sql,
         &[
             (&SEND_CURRENCY.code(), Type::TEXT),
             (&rate.currency.code(), Type::TEXT),
@@ -72,7 +105,11 @@ pub async fn upsert_rate(conn: &Connection, rate: &ExchangeRate) -> Result<(), t
 }
 
 /// Stores priced terms so a payment can honour them until they expire; returns the quote id.
-pub async fn insert_quote(conn: &Connection, terms: &QuoteTerms, user_id: Option<Uuid>) -> Result<Uuid, tokio_postgres::Error> {
+pub async fn insert_quote(
+    conn: &Client,
+    terms: &QuoteTerms,
+    user_id: Option<Uuid>,
+) -> Result<Uuid, tokio_postgres::Error> {
     let id = Uuid::now_v7();
     conn.query_typed(
         "INSERT INTO quotes (id, user_id, destination_country, send_amount, send_currency, fee, total_charged,
@@ -151,11 +188,6 @@ pub fn demo_rates(as_of: OffsetDateTime) -> Vec<ExchangeRate> {
         .collect()
 }
 
-/// The corridor to a country given as text, or `None` if Drop does not send there.
-pub fn corridor_for(country: &str) -> Option<Corridor> {
-    country.parse::<CountryCode>().ok().and_then(Corridor::find)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,6 +198,8 @@ mod tests {
         for currency in crate::corridor::payout_currencies() {
             assert!(rates.iter().any(|r| r.currency == currency), "{currency}");
         }
-        assert!(rates.iter().all(|r| r.reference_rate > Decimal::ZERO && r.markup_bps <= 1000));
+        assert!(rates
+            .iter()
+            .all(|r| r.reference_rate > Decimal::ZERO && r.markup_bps <= 1000));
     }
 }

@@ -49,20 +49,26 @@ type Cell = Arc<OnceCell<Secret<String>>>;
 /// Reads secrets named `{prefix}{name}` once each and keeps them for the instance's life.
 #[derive(Clone)]
 pub struct SecretStore {
-    client: aws_sdk_secretsmanager::Client,
+    aws: crate::aws::Aws,
     prefix: String,
     cells: Arc<Mutex<HashMap<String, Cell>>>,
 }
 
 impl fmt::Debug for SecretStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SecretStore").field("prefix", &self.prefix).finish_non_exhaustive()
+        f.debug_struct("SecretStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
     }
 }
 
 impl SecretStore {
-    pub fn new(client: aws_sdk_secretsmanager::Client, prefix: impl Into<String>) -> Self {
-        Self { client, prefix: prefix.into(), cells: Arc::default() }
+    pub fn new(aws: crate::aws::Aws, prefix: impl Into<String>) -> Self {
+        Self {
+            aws,
+            prefix: prefix.into(),
+            cells: Arc::default(),
+        }
     }
 
     /// The full secret id for a short name.
@@ -71,7 +77,10 @@ impl SecretStore {
     }
 
     fn cell(&self, name: &str) -> Cell {
-        let mut cells = self.cells.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut cells = self
+            .cells
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         cells.entry(name.to_owned()).or_default().clone()
     }
 
@@ -79,7 +88,9 @@ impl SecretStore {
     /// one read; a failed read is retried by the next caller.
     pub async fn get(&self, name: &str) -> Result<Secret<String>, SecretError> {
         let cell = self.cell(name);
-        let value = cell.get_or_try_init(|| self.read_by_id(self.secret_id(name))).await?;
+        let value = cell
+            .get_or_try_init(|| self.read_by_id(self.secret_id(name)))
+            .await?;
         Ok(value.clone())
     }
 
@@ -91,13 +102,21 @@ impl SecretStore {
     /// A secret by its full id, uncached (for ids given whole in configuration).
     pub async fn read_by_id(&self, id: String) -> Result<Secret<String>, SecretError> {
         let out = self
-            .client
+            .aws
+            .clients()
+            .await
+            .secrets
             .get_secret_value()
             .secret_id(&id)
             .send()
             .await
-            .map_err(|e| SecretError::Read { name: id.clone(), source: Box::new(e.into_service_error()) })?;
-        out.secret_string.map(Secret::new).ok_or(SecretError::NotAString { name: id })
+            .map_err(|e| SecretError::Read {
+                name: id.clone(),
+                source: Box::new(e.into_service_error()),
+            })?;
+        out.secret_string
+            .map(Secret::new)
+            .ok_or(SecretError::NotAString { name: id })
     }
 }
 

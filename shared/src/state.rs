@@ -1,8 +1,9 @@
 //! What a function instance builds once in `main` and hands to every request.
 //!
-//! Building it opens no connection and reads no secret: the SDK clients are cheap values, the
-//! pool and the secrets are filled on first use, so cold start stays in the runtime's init.
+//! Building it opens no connection, reads no secret and builds no AWS client: each is made when
+//! a request first needs it, so cold start stays the runtime's own.
 
+use crate::aws::Aws;
 use crate::config::Config;
 use crate::db::Db;
 use crate::quote::PricingPolicy;
@@ -17,8 +18,7 @@ pub struct Inner {
     pub config: Config,
     pub db: Db,
     pub secrets: SecretStore,
-    pub dynamo: aws_sdk_dynamodb::Client,
-    pub sqs: aws_sdk_sqs::Client,
+    pub aws: Aws,
     pub rate_limiter: RateLimiter,
     pub pricing: PricingPolicy,
 }
@@ -34,28 +34,17 @@ impl std::ops::Deref for AppState {
 pub const LAMBDA_POOL_SIZE: usize = 2;
 
 impl AppState {
-    /// Builds the state from the environment (`AWS_ENDPOINT_URL` points the SDK at a local
-    /// emulator; nothing else differs).
-    pub async fn from_env(pool_size: usize) -> Result<Self, crate::config::ConfigError> {
-        let config = Config::from_env()?;
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Ok(Self::new(config, &sdk, pool_size))
+    /// Builds the state from the environment. Reads no secret, opens no connection and builds
+    /// no AWS client: each is made when a request first needs it.
+    pub fn from_env(pool_size: usize) -> Result<Self, crate::config::ConfigError> {
+        Ok(Self::new(Config::from_env()?, Aws::from_env(), pool_size))
     }
 
-    pub fn new(config: Config, sdk: &aws_config::SdkConfig, pool_size: usize) -> Self {
-        let secrets = SecretStore::new(aws_sdk_secretsmanager::Client::new(sdk), config.secrets_prefix.clone());
-        let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+    pub fn new(config: Config, aws: Aws, pool_size: usize) -> Self {
+        let secrets = SecretStore::new(aws.clone(), config.secrets_prefix.clone());
         let db = Db::new(config.database.clone(), pool_size, secrets.clone());
-        let rate_limiter = RateLimiter::new(dynamo.clone(), config.rate_limit_table.clone(), config.rate_limits_enabled);
+        let rate_limiter = RateLimiter::new(aws.clone(), config.rate_limit_table.clone(), config.rate_limits_enabled);
         let pricing = PricingPolicy { quote_ttl: config.quote_ttl, ..PricingPolicy::default() };
-        Self(Arc::new(Inner {
-            db,
-            secrets,
-            dynamo,
-            sqs: aws_sdk_sqs::Client::new(sdk),
-            rate_limiter,
-            pricing,
-            config,
-        }))
+        Self(Arc::new(Inner { db, secrets, aws, rate_limiter, pricing, config }))
     }
 }

@@ -1,1 +1,240 @@
+//! A test app over the real services `cargo xtask test` starts: a fresh PostgreSQL database
+//! per test with the project's migrations and demo rates, and its own DynamoDB table in moto.
+//! Requests go through a function's [`Router`] exactly as a Lambda invocation would.
+#![allow(clippy::expect_used, clippy::panic)] // test support: a broken setup must stop the test loudly
 
+use drop_shared::aws::Aws;
+use drop_shared::config::Config;
+use drop_shared::http::Router;
+use drop_shared::{migrate, provision, rates, AppState};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, RequestExt};
+use std::collections::HashMap;
+use time::OffsetDateTime;
+
+fn env(name: &str) -> String {
+    std::env::var(name)
+        .unwrap_or_else(|_| panic!("{name} is not set: run the tests with `cargo xtask test`"))
+}
+
+/// The AWS SDK configuration for the local emulator (`AWS_ENDPOINT_URL` from the environment).
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    env("AWS_ENDPOINT_URL");
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+pub struct TestApp {
+    pub state: AppState,
+    pub database_url: String,
+    pub db: tokio_postgres::Client,
+    admin_url: String,
+    db_name: String,
+}
+
+impl Drop for TestApp {
+    /// Drops the test's database (closing the pool's connections with it). Runs on its own
+    /// thread and runtime because a destructor cannot await on the test's runtime.
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.db_name.clone());
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            runtime.block_on(async {
+                let (admin, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls).await.ok()?;
+                tokio::spawn(conn);
+                admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.ok()
+            })
+        });
+        let _ = dropped.join();
+    }
+}
+
+impl TestApp {
+    /// A fresh database (migrated, demo rates seeded) and a fresh rate-limit table.
+    pub async fn new() -> Self {
+        Self::with_env(&[]).await
+    }
+
+    /// As [`TestApp::new`], with extra configuration variables.
+    pub async fn with_env(extra: &[(&str, &str)]) -> Self {
+        let admin_url = env("DROP_TEST_DATABASE_URL");
+        let name = format!("drop_test_{}", uuid::Uuid::new_v4().simple());
+        let (admin, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
+            .await
+            .expect("connect to the test cluster");
+        tokio::spawn(conn);
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create test database");
+        let database_url = with_dbname(&admin_url, &name);
+        let (mut db, conn) = tokio_postgres::connect(&database_url, tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(conn);
+        migrate::migrate(&mut db).await.expect("migrations apply");
+        for rate in rates::demo_rates(OffsetDateTime::now_utc()) {
+            rates::insert_rate_if_missing(&db, &rate)
+                .await
+                .expect("seed rates");
+        }
+
+        let sdk = sdk_config().await;
+        let table = format!("rl-{}", uuid::Uuid::new_v4().simple());
+        provision::ensure_table(&aws_sdk_dynamodb::Client::new(&sdk), &table)
+            .await
+            .expect("rate-limit table");
+        let mut vars: HashMap<String, String> = HashMap::from([
+            ("DATABASE_URL".into(), database_url.clone()),
+            ("DROP_STAGE".into(), "local".into()),
+            ("DROP_RATE_LIMIT_TABLE".into(), table),
+            ("DROP_SECRETS_PREFIX".into(), format!("test/{name}/")),
+        ]);
+        vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("test configuration");
+        Self {
+            state: AppState::new(config, Aws::from_sdk(&sdk), 2),
+            database_url,
+            db,
+            admin_url,
+            db_name: name,
+        }
+    }
+
+    /// Sends `req` through `router` as a Lambda invocation from API Gateway would arrive.
+    pub async fn call(&self, router: &Router, req: TestRequest) -> TestResponse {
+        let response = router.handle(&self.state, req.into_lambda()).await;
+        TestResponse::from_lambda(response)
+    }
+
+    /// Rows in `table` (for asserting that a refused request changed nothing).
+    pub async fn count(&self, table: &str) -> i64 {
+        let row = self
+            .db
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .await
+            .expect("count");
+        row.get(0)
+    }
+}
+
+fn with_dbname(url: &str, name: &str) -> String {
+    match url.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{name}"),
+        None => panic!("DROP_TEST_DATABASE_URL must end in /DBNAME"),
+    }
+}
+
+/// A request as API Gateway would hand it to a function.
+pub struct TestRequest {
+    method: Method,
+    uri: String,
+    headers: HeaderMap,
+    body: Body,
+    source_ip: String,
+}
+
+impl TestRequest {
+    pub fn new(method: Method, uri: &str) -> Self {
+        Self {
+            method,
+            uri: uri.to_owned(),
+            headers: HeaderMap::new(),
+            body: Body::Empty,
+            source_ip: "198.51.100.10".into(),
+        }
+    }
+
+    pub fn get(uri: &str) -> Self {
+        Self::new(Method::GET, uri)
+    }
+
+    /// A POST with a JSON body and `content-type: application/json`.
+    pub fn post_json(uri: &str, body: serde_json::Value) -> Self {
+        Self::new(Method::POST, uri)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+    }
+
+    pub fn header(mut self, name: &'static str, value: &str) -> Self {
+        self.headers
+            .insert(name, HeaderValue::from_str(value).expect("header value"));
+        self
+    }
+
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = Body::Binary(body.into());
+        self
+    }
+
+    pub fn from_ip(mut self, ip: &str) -> Self {
+        self.source_ip = ip.to_owned();
+        self
+    }
+
+    pub fn into_lambda(self) -> lambda_http::Request {
+        let mut req = http::Request::builder()
+            .method(self.method.clone())
+            .uri(&self.uri)
+            .body(self.body)
+            .expect("request");
+        *req.headers_mut() = self.headers;
+        let mut context = ApiGatewayV2httpRequestContext::default();
+        context.http.source_ip = Some(self.source_ip);
+        context.http.method = self.method;
+        context.request_id = Some(format!("test-{}", uuid::Uuid::new_v4().simple()));
+        req.with_request_context(RequestContext::ApiGatewayV2(context))
+    }
+}
+
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl TestResponse {
+    pub fn from_lambda(response: http::Response<Body>) -> Self {
+        let (parts, body) = response.into_parts();
+        let body = match body {
+            Body::Empty => Vec::new(),
+            Body::Text(s) => s.into_bytes(),
+            Body::Binary(b) => b,
+            _ => Vec::new(),
+        };
+        Self {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        }
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the error envelope: status, stable code, a message, a details array.
+    pub fn assert_error(&self, status: StatusCode, code: &str) -> serde_json::Value {
+        let body = self.json();
+        assert_eq!(self.status, status, "body: {body}");
+        assert_eq!(body["error"], code, "body: {body}");
+        assert!(
+            body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "body: {body}"
+        );
+        assert!(body["details"].is_array(), "body: {body}");
+        assert!(self.header("x-request-id").is_some());
+        body
+    }
+}

@@ -1,1 +1,299 @@
+//! `api-rates`: the public price list. Exchange rates, the corridors Drop sends money
+//! through, and quotes a later payment honours until they expire.
 
+use drop_shared::corridor::{self, Corridor, Rail};
+use drop_shared::country::CountryCode;
+use drop_shared::error::{ErrorBody, ErrorDetail};
+use drop_shared::http::{json_response, ok_json, ApiRequest, HandlerResult, RouteSpec, Router};
+use drop_shared::money::{Currency, Money, MoneyJson};
+use drop_shared::quote::{ExchangeRate, QuoteTerms, SEND_CURRENCY};
+use drop_shared::rate_limit::RatePolicy;
+use drop_shared::{rates, ApiError, AppState, ErrorCode};
+use http::{Method, StatusCode};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::{OpenApi, ToSchema};
+use uuid::Uuid;
+
+pub const FUNCTION: &str = "api-rates";
+
+pub fn router() -> Router {
+    let limit = RatePolicy::EXCHANGE_RATES;
+    Router::new(FUNCTION)
+        .route(
+            RouteSpec::public(Method::GET, "/v1/exchange-rates").limited(limit),
+            list_exchange_rates,
+        )
+        .route(
+            RouteSpec::public(Method::GET, "/v1/corridors").limited(limit),
+            list_corridors,
+        )
+        .route(
+            RouteSpec::public(Method::POST, "/v1/quotes").limited(limit),
+            create_quote,
+        )
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(list_exchange_rates, list_corridors, create_quote),
+    components(schemas(ErrorBody, ErrorDetail, MoneyJson, Currency))
+)]
+pub struct ApiDoc;
+
+/// One NOK exchange rate as the customer sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RateView {
+    pub currency: Currency,
+    /// Units of `currency` for one NOK at the reference rate.
+    #[schema(value_type = String, example = "0.085")]
+    pub reference_rate: Decimal,
+    /// Units of `currency` for one NOK the customer gets.
+    #[schema(value_type = String, example = "0.08415")]
+    pub customer_rate: Decimal,
+    /// Mark-up of the customer rate over the reference rate, in percent.
+    #[schema(value_type = String, example = "1.00")]
+    pub markup_percent: Decimal,
+    pub source: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub as_of: OffsetDateTime,
+}
+
+impl From<&ExchangeRate> for RateView {
+    fn from(r: &ExchangeRate) -> Self {
+        Self {
+            currency: r.currency,
+            reference_rate: r.reference_rate,
+            customer_rate: r.customer_rate(),
+            markup_percent: r.markup_percent(),
+            source: r.source.clone(),
+            as_of: r.as_of,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RatesView {
+    pub base: Currency,
+    pub rates: Vec<RateView>,
+}
+
+#[utoipa::path(
+    get, path = "/v1/exchange-rates", tag = "rates",
+    params(("currency" = Option<String>, Query, description = "Only this payout currency, e.g. EUR")),
+    responses(
+        (status = 200, description = "Current rates from NOK", body = RatesView),
+        (status = 422, description = "Unsupported currency", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+    )
+)]
+pub async fn list_exchange_rates(state: AppState, req: ApiRequest) -> HandlerResult {
+    let only: Option<Currency> = match req.query_param("currency") {
+        Some(code) => Some(
+            code.parse()
+                .map_err(|_| ApiError::new(ErrorCode::UnsupportedCurrency))?,
+        ),
+        None => None,
+    };
+    let conn = state.db.conn().await?;
+    let rates = rates::current_rates(&conn).await?;
+    let rates = rates
+        .iter()
+        .filter(|r| only.is_none_or(|c| r.currency == c))
+        .map(RateView::from)
+        .collect();
+    ok_json(&RatesView {
+        base: SEND_CURRENCY,
+        rates,
+    })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CorridorView {
+    pub country: CountryCode,
+    pub country_name: &'static str,
+    pub currency: Currency,
+    pub rail: Rail,
+    /// Whether the recipient's account must be given as an IBAN.
+    pub iban_required: bool,
+    pub min_send: MoneyJson,
+    pub max_send: MoneyJson,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CorridorsView {
+    pub corridors: Vec<CorridorView>,
+}
+
+#[utoipa::path(
+    get, path = "/v1/corridors", tag = "rates",
+    responses(
+        (status = 200, description = "Every destination Drop sends money to", body = CorridorsView),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+    )
+)]
+pub async fn list_corridors(state: AppState, _req: ApiRequest) -> HandlerResult {
+    let limit = |amount| MoneyJson {
+        amount: Money::round_down(amount, SEND_CURRENCY)
+            .map(|m| m.to_amount_string())
+            .unwrap_or_default(),
+        currency: SEND_CURRENCY,
+    };
+    let corridors = corridor::all()
+        .map(|c: Corridor| CorridorView {
+            country: c.country,
+            country_name: c.country_name,
+            currency: c.currency,
+            rail: c.rail(),
+            iban_required: c.iban_required,
+            min_send: limit(state.pricing.min_send),
+            max_send: limit(state.pricing.max_send),
+        })
+        .collect();
+    ok_json(&CorridorsView { corridors })
+}
+
+/// A request for a price. Amounts are decimal strings, never JSON numbers.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuoteRequest {
+    #[schema(value_type = String, example = "PL")]
+    pub destination_country: String,
+    /// NOK to send, as a decimal string with at most two decimals.
+    #[schema(value_type = String, example = "1500.00")]
+    pub send_amount: serde_json::Value,
+    /// Optional; must be NOK when given.
+    #[schema(value_type = Option<String>, example = "NOK")]
+    pub send_currency: Option<String>,
+}
+
+impl QuoteRequest {
+    /// Parses the request into the corridor and the amount, or says exactly what is wrong.
+    fn parse(&self) -> Result<(Corridor, Money), ApiError> {
+        let country: CountryCode = self.destination_country.parse().map_err(|_| {
+            ApiError::new(ErrorCode::ValidationFailed).with_detail(ErrorDetail::new(
+                "destination_country",
+                "invalid_country",
+                "Use an ISO 3166-1 alpha-2 country code such as \"PL\".",
+            ))
+        })?;
+        let corridor = Corridor::find(country).ok_or_else(|| {
+            ApiError::new(ErrorCode::UnknownCorridor).with_detail(ErrorDetail::new(
+                "destination_country",
+                "unknown_corridor",
+                "See GET /v1/corridors.",
+            ))
+        })?;
+        if let Some(currency) = &self.send_currency {
+            if currency.parse::<Currency>().ok() != Some(SEND_CURRENCY) {
+                return Err(ApiError::msg(
+                    ErrorCode::UnsupportedCurrency,
+                    "Payments are sent in NOK.",
+                )
+                .with_detail(ErrorDetail::new(
+                    "send_currency",
+                    "unsupported_currency",
+                    "Only NOK is supported.",
+                )));
+            }
+        }
+        let text = self.send_amount.as_str().ok_or_else(|| {
+            ApiError::msg(
+                ErrorCode::InvalidAmount,
+                "Amounts are decimal strings such as \"1500.00\", not numbers.",
+            )
+            .with_detail(ErrorDetail::new(
+                "send_amount",
+                "not_a_string",
+                "Send the amount as a string.",
+            ))
+        })?;
+        let send = Money::parse(text, SEND_CURRENCY)?;
+        Ok((corridor, send))
+    }
+}
+
+/// A priced remittance: what the customer pays, at which rate, and what arrives.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuoteView {
+    pub id: Uuid,
+    pub destination_country: CountryCode,
+    pub rail: Rail,
+    pub send: MoneyJson,
+    pub fee: MoneyJson,
+    pub total_charged: MoneyJson,
+    #[schema(value_type = String)]
+    pub reference_rate: Decimal,
+    #[schema(value_type = String)]
+    pub customer_rate: Decimal,
+    /// Mark-up of the customer rate over the reference rate, in percent (EU 2021/1230).
+    #[schema(value_type = String)]
+    pub markup_percent: Decimal,
+    pub receive: MoneyJson,
+    pub rate_source: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: OffsetDateTime,
+}
+
+impl QuoteView {
+    fn new(id: Uuid, t: &QuoteTerms) -> Self {
+        Self {
+            id,
+            destination_country: t.corridor.country,
+            rail: t.corridor.rail(),
+            send: t.send.into(),
+            fee: t.fee.into(),
+            total_charged: t.total_charged.into(),
+            reference_rate: t.reference_rate,
+            customer_rate: t.customer_rate,
+            markup_percent: t.markup_percent,
+            receive: t.receive.into(),
+            rate_source: t.rate_source.clone(),
+            created_at: t.created_at,
+            expires_at: t.expires_at,
+        }
+    }
+}
+
+#[utoipa::path(
+    post, path = "/v1/quotes", tag = "rates",
+    request_body = QuoteRequest,
+    responses(
+        (status = 201, description = "The quote, stored and honoured until it expires", body = QuoteView),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not application/json", body = ErrorBody),
+        (status = 422, description = "Invalid amount, amount out of range, unknown corridor or unsupported currency", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+        (status = 503, description = "No current exchange rate for the corridor", body = ErrorBody),
+    )
+)]
+pub async fn create_quote(state: AppState, req: ApiRequest) -> HandlerResult {
+    let request: QuoteRequest = req.json()?;
+    let (corridor, send) = request.parse()?;
+    state.pricing.check_send_amount(send)?;
+    let conn = state.db.conn().await?;
+    let rate = rates::current_rate(&conn, corridor.currency)
+        .await?
+        .ok_or_else(|| {
+            ApiError::msg(
+                ErrorCode::ServiceUnavailable,
+                "There is no current exchange rate for this corridor.",
+            )
+            .with_retry_after(60)
+        })?;
+    let terms = state
+        .pricing
+        .price(send, corridor, &rate, OffsetDateTime::now_utc())?;
+    let id = rates::insert_quote(&conn, &terms, None).await?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &QuoteView::new(id, &terms),
+    ))
+}

@@ -1,0 +1,181 @@
+//! `drop-bench init BINARY...` — process start until the first poll of a stub Lambda Runtime
+//! API on 127.0.0.1, per binary, over repeated runs.
+//! `drop-bench load URL [CONNECTIONS] [SECONDS]` — latency percentiles of GETs to URL over
+//! CONNECTIONS keep-alive connections.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::TokioIo;
+use std::process::{ExitCode, Stdio};
+use std::time::{Duration, Instant};
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("init") => init(&args[1..]).await,
+        Some("load") => load(&args[1..]).await,
+        _ => Err("usage: drop-bench init BINARY... | load URL [CONNECTIONS] [SECONDS]".into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("drop-bench: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn percentile(sorted: &[Duration], p: usize) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = (sorted.len() * p).div_ceil(100).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+const INIT_RUNS: usize = 30;
+
+async fn init(binaries: &[String]) -> Result<(), BoxError> {
+    if binaries.is_empty() {
+        return Err("init: name at least one binary".into());
+    }
+    println!("{:<28} {:>10} {:>12} {:>12} {:>12}", "binary", "size", "init p50", "init p90", "init min");
+    for binary in binaries {
+        let size = std::fs::metadata(binary)?.len();
+        let mut times = Vec::with_capacity(INIT_RUNS);
+        for _ in 0..INIT_RUNS {
+            times.push(time_to_first_poll(binary).await?);
+        }
+        times.sort();
+        let name = std::path::Path::new(binary).file_name().and_then(|n| n.to_str()).unwrap_or(binary);
+        println!(
+            "{:<28} {:>7.2} MB {:>12} {:>12} {:>12}",
+            name,
+            size as f64 / 1_048_576.0,
+            ms(percentile(&times, 50)),
+            ms(percentile(&times, 90)),
+            ms(times[0])
+        );
+    }
+    Ok(())
+}
+
+/// Starts `binary` as Lambda would and times it until it asks the Runtime API for work.
+async fn time_to_first_poll(binary: &str) -> Result<Duration, BoxError> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let api = listener.local_addr()?.to_string();
+    let started = Instant::now();
+    let mut child = tokio::process::Command::new(binary)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_RUNTIME_API", &api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "bench")
+        .env("AWS_REGION", "eu-north-1")
+        .env("AWS_ACCESS_KEY_ID", "bench")
+        .env("AWS_SECRET_ACCESS_KEY", "bench")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("DATABASE_URL", "postgres://bench@127.0.0.1:1/bench")
+        .env("DROP_STAGE", "bench")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let polled = tokio::time::timeout(Duration::from_secs(10), async {
+        let (mut stream, _) = listener.accept().await?;
+        let mut buf = vec![0u8; 1024];
+        let mut read = 0;
+        while !buf[..read].windows(4).any(|w| w == b"\r\n\r\n") && read < buf.len() {
+            let n = stream.read(&mut buf[read..]).await?;
+            if n == 0 {
+                break;
+            }
+            read += n;
+        }
+        let elapsed = started.elapsed();
+        if buf[..read].starts_with(b"GET /2018-06-01/runtime/invocation/next") {
+            Ok::<_, BoxError>(elapsed)
+        } else {
+            Err("the first request was not a poll for the next invocation".into())
+        }
+    })
+    .await;
+    let _ = child.kill().await;
+    polled.map_err(|_| format!("{binary} did not poll within 10 s"))?
+}
+
+async fn load(args: &[String]) -> Result<(), BoxError> {
+    let url: http::Uri = args.first().ok_or("load: URL")?.parse()?;
+    let connections: usize = args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(100);
+    let seconds: u64 = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(10);
+    let authority = url.authority().ok_or("load: URL needs a host and port")?.to_string();
+    let warmup = Duration::from_secs(1);
+    let deadline = Instant::now() + warmup + Duration::from_secs(seconds);
+    let mut tasks = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        let (url, authority) = (url.clone(), authority.clone());
+        tasks.push(tokio::spawn(async move { one_connection(url, authority, warmup, deadline).await }));
+    }
+    let (mut latencies, mut failures, mut non_2xx) = (Vec::new(), 0usize, 0usize);
+    for task in tasks {
+        match task.await? {
+            Ok((l, bad)) => {
+                latencies.extend(l);
+                non_2xx += bad;
+            }
+            Err(_) => failures += 1,
+        }
+    }
+    latencies.sort();
+    println!(
+        "GET {url}: {connections} connections, {seconds} s: {} requests ({:.0}/s), p50 {}, p99 {}, max {}, non-2xx {non_2xx}, failed connections {failures}",
+        latencies.len(),
+        latencies.len() as f64 / seconds as f64,
+        ms(percentile(&latencies, 50)),
+        ms(percentile(&latencies, 99)),
+        ms(latencies.last().copied().unwrap_or_default()),
+    );
+    Ok(())
+}
+
+/// Sends GETs back to back on one keep-alive connection until `deadline`; latencies after the
+/// warm-up are kept.
+async fn one_connection(
+    url: http::Uri,
+    authority: String,
+    warmup: Duration,
+    deadline: Instant,
+) -> Result<(Vec<Duration>, usize), BoxError> {
+    let stream = TcpStream::connect(&authority).await?;
+    stream.set_nodelay(true)?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let measure_from = Instant::now() + warmup;
+    let (mut latencies, mut non_2xx) = (Vec::new(), 0);
+    while Instant::now() < deadline {
+        let req = http::Request::get(url.path_and_query().map(|p| p.as_str()).unwrap_or("/"))
+            .header(http::header::HOST, &authority)
+            .body(Empty::<Bytes>::new())?;
+        let sent = Instant::now();
+        let res = sender.send_request(req).await?;
+        let ok = res.status().is_success();
+        res.into_body().collect().await?;
+        if sent >= measure_from {
+            latencies.push(sent.elapsed());
+            non_2xx += usize::from(!ok);
+        }
+    }
+    Ok((latencies, non_2xx))
+}

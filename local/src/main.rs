@@ -1,0 +1,48 @@
+use drop_local::{provision, LocalApi};
+use drop_shared::{aws::Aws, config::Config, telemetry, AppState};
+use std::process::ExitCode;
+use tokio::net::TcpListener;
+
+/// The local server handles many requests at once, unlike one Lambda instance.
+const LOCAL_POOL_SIZE: usize = 16;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    telemetry::init();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("drop-local: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let port: u16 = std::env::var("DROP_PORT")
+        .ok()
+        .map(|p| p.parse())
+        .transpose()?
+        .unwrap_or(3001);
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let mut config = Config::from_env()?;
+    provision::prepare(&sdk, &mut config).await?;
+    let state = AppState::new(config, Aws::from_sdk(&sdk), LOCAL_POOL_SIZE);
+    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+    let routes: usize = drop_local::functions()
+        .iter()
+        .map(|f| f.route_keys().len())
+        .sum();
+    println!("Drop API ready on http://127.0.0.1:{port} ({routes} routes; try /v1/health, /v1/corridors, /v1/openapi.json)");
+    LocalApi::new(state).run(listener, shutdown_signal()).await;
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM (what `cargo xtask dev` sends when it stops).
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+    }
+}

@@ -1,0 +1,159 @@
+//! The SAM template, the local server and the OpenAPI document declare the same routes, each
+//! owned by one function; every sample event parses as Lambda would parse it and is served.
+
+use drop_testkit::{TestApp, TestResponse};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+type RouteSet = BTreeSet<(String, String, String)>; // (function, METHOD, path)
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// (function binary, method, path) of every HttpApi event in the template.
+fn template_routes() -> RouteSet {
+    let text = std::fs::read_to_string(repo().join("infra/template.yaml")).unwrap();
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let mut routes = RouteSet::new();
+    for (_, resource) in doc["Resources"].as_mapping().unwrap() {
+        if resource["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let Some(events) = resource["Properties"]["Events"].as_mapping() else {
+            continue;
+        };
+        for (_, event) in events {
+            if event["Type"] == "HttpApi" {
+                let p = &event["Properties"];
+                let method = p["Method"].as_str().unwrap().to_uppercase();
+                routes.insert((
+                    binary.clone(),
+                    method,
+                    p["Path"].as_str().unwrap().to_owned(),
+                ));
+            }
+        }
+    }
+    routes
+}
+
+fn local_routes() -> RouteSet {
+    drop_local::functions()
+        .iter()
+        .flat_map(|f| {
+            f.route_keys().into_iter().map(move |k| {
+                (
+                    f.function().to_owned(),
+                    k.method.to_string(),
+                    k.path.to_owned(),
+                )
+            })
+        })
+        .collect()
+}
+
+fn openapi_routes() -> BTreeSet<(String, String)> {
+    let doc = serde_json::to_value(api_meta::openapi()).unwrap();
+    let mut routes = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            routes.insert((method.to_uppercase(), path.clone()));
+        }
+    }
+    routes
+}
+
+#[test]
+fn template_local_server_and_openapi_declare_the_same_routes() {
+    let template = template_routes();
+    let local = local_routes();
+    assert!(!local.is_empty());
+    assert_eq!(
+        template, local,
+        "template (left) and local server (right) differ"
+    );
+    let without_owner: BTreeSet<_> = local
+        .iter()
+        .map(|(_, m, p)| (m.clone(), p.clone()))
+        .collect();
+    assert_eq!(
+        openapi_routes(),
+        without_owner,
+        "OpenAPI (left) and local server (right) differ"
+    );
+}
+
+#[test]
+fn every_route_has_exactly_one_owner() {
+    let mut owners: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    for (function, method, path) in local_routes() {
+        owners.entry((method, path)).or_default().push(function);
+    }
+    let shared: Vec<_> = owners.iter().filter(|(_, fs)| fs.len() > 1).collect();
+    assert!(shared.is_empty(), "{shared:?}");
+}
+
+#[test]
+fn every_function_binary_in_the_template_is_a_workspace_binary_with_a_unique_name() {
+    let text = std::fs::read_to_string(repo().join("infra/template.yaml")).unwrap();
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let mut binaries = Vec::new();
+    for (_, resource) in doc["Resources"].as_mapping().unwrap() {
+        if resource["Type"] == "AWS::Serverless::Function" {
+            assert_eq!(resource["Metadata"]["BuildMethod"], "rust-cargolambda");
+            binaries.push(
+                resource["Metadata"]["BuildProperties"]["Binary"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            );
+        }
+    }
+    let unique: BTreeSet<_> = binaries.iter().collect();
+    assert_eq!(unique.len(), binaries.len(), "{binaries:?}");
+    for function in drop_local::functions() {
+        assert!(
+            binaries.iter().any(|b| b == function.function()),
+            "{} is not deployed",
+            function.function()
+        );
+    }
+}
+
+/// Every API Gateway event under `events/<function>/` goes through lambda_http's own event
+/// parsing and that function's router, and is served.
+#[tokio::test]
+async fn every_sample_event_is_parsed_as_lambda_parses_it_and_served() {
+    let app = TestApp::new().await;
+    let mut served = 0;
+    for function in drop_local::functions() {
+        let dir = repo().join("events").join(function.function());
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        assert!(!files.is_empty(), "no events for {}", function.function());
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let request = lambda_http::request::from_str(&text)
+                .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            let response = TestResponse::from_lambda(function.handle(&app.state, request).await);
+            assert!(
+                response.status.is_success(),
+                "{}: {} {}",
+                file.display(),
+                response.status,
+                String::from_utf8_lossy(&response.body)
+            );
+            assert!(response.header("x-request-id").is_some());
+            served += 1;
+        }
+    }
+    assert!(served >= 5);
+}

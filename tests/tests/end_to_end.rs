@@ -1,0 +1,88 @@
+//! The local API server over real HTTP, PostgreSQL and moto, as `cargo xtask dev` runs it.
+
+use bytes::Bytes;
+use drop_local::LocalApi;
+use drop_testkit::TestApp;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{json, Value};
+
+async fn serve(app: &TestApp) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let api = LocalApi::new(app.state.clone());
+    tokio::spawn(api.run(listener, std::future::pending()));
+    base
+}
+
+async fn send(method: &str, url: &str, body: Option<Value>) -> (u16, http::HeaderMap, Value) {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let mut req = http::Request::builder().method(method).uri(url);
+    let body = match body {
+        Some(v) => {
+            req = req.header("content-type", "application/json");
+            Full::new(Bytes::from(v.to_string()))
+        }
+        None => Full::new(Bytes::new()),
+    };
+    let res = client.request(req.body(body).unwrap()).await.unwrap();
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, serde_json::from_slice(&bytes).unwrap())
+}
+
+#[tokio::test]
+async fn a_client_reads_the_price_list_and_gets_a_quote_over_http() {
+    let app = TestApp::new().await;
+    let base = serve(&app).await;
+
+    let (status, _, health) = send("GET", &format!("{base}/v1/health"), None).await;
+    assert_eq!((status, health["status"].as_str()), (200, Some("ok")));
+
+    let (status, _, corridors) = send("GET", &format!("{base}/v1/corridors"), None).await;
+    assert_eq!(status, 200);
+    let pakistan = corridors["corridors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["country"] == "PK")
+        .unwrap()
+        .clone();
+
+    let (status, headers, quote) = send(
+        "POST",
+        &format!("{base}/v1/quotes"),
+        Some(json!({"destination_country": "PK", "send_amount": "2500.50"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{quote}");
+    assert!(headers.contains_key("x-request-id"));
+    assert_eq!(quote["receive"]["currency"], pakistan["currency"]);
+    assert_eq!(
+        quote["total_charged"],
+        json!({"amount": "2513.00", "currency": "NOK"})
+    );
+
+    let (status, _, doc) = send("GET", &format!("{base}/v1/openapi.json"), None).await;
+    assert_eq!(status, 200);
+    assert!(doc["paths"]["/v1/quotes"]["post"].is_object());
+
+    let (status, _, err) = send("GET", &format!("{base}/v1/transactions"), None).await;
+    assert_eq!((status, err["error"].as_str()), (404, Some("not_found")));
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_refused_over_http() {
+    let app = TestApp::new().await;
+    let base = serve(&app).await;
+    let big =
+        json!({"destination_country": "PL", "send_amount": "500", "pad": "x".repeat(2 << 20)});
+    let (status, _, err) = send("POST", &format!("{base}/v1/quotes"), Some(big)).await;
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (413, Some("payload_too_large"))
+    );
+    assert_eq!(app.count("quotes").await, 0);
+}
