@@ -39,7 +39,8 @@ fn percentile(sorted: &[Duration], p: usize) -> Duration {
 }
 
 fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+    let us = d.as_micros();
+    format!("{}.{:02} ms", us / 1000, us % 1000 / 10)
 }
 
 const INIT_RUNS: usize = 30;
@@ -58,9 +59,10 @@ async fn init(binaries: &[String]) -> Result<(), BoxError> {
         times.sort();
         let name = std::path::Path::new(binary).file_name().and_then(|n| n.to_str()).unwrap_or(binary);
         println!(
-            "{:<28} {:>7.2} MB {:>12} {:>12} {:>12}",
+            "{:<28} {:>4}.{:02} MB {:>12} {:>12} {:>12}",
             name,
-            size as f64 / 1_048_576.0,
+            size / 1_048_576,
+            size % 1_048_576 * 100 / 1_048_576,
             ms(percentile(&times, 50)),
             ms(percentile(&times, 90)),
             ms(times[0])
@@ -140,9 +142,9 @@ async fn load(args: &[String]) -> Result<(), BoxError> {
     }
     latencies.sort();
     println!(
-        "GET {url}: {connections} connections, {seconds} s: {} requests ({:.0}/s), p50 {}, p99 {}, max {}, non-2xx {non_2xx}, failed connections {failures}",
+        "GET {url}: {connections} connections, {seconds} s: {} requests ({}/s), p50 {}, p99 {}, max {}, non-2xx {non_2xx}, failed connections {failures}",
         latencies.len(),
-        latencies.len() as f64 / seconds as f64,
+        latencies.len() as u64 / seconds.max(1),
         ms(percentile(&latencies, 50)),
         ms(percentile(&latencies, 99)),
         ms(latencies.last().copied().unwrap_or_default()),

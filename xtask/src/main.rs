@@ -1,1 +1,501 @@
-fn main() {}
+//! Project automation: `cargo xtask dev`, `cargo xtask test`, `cargo xtask stop`.
+//!
+//! Everything lives under `.drop/` (git-ignored): the Python venv with moto and cfn-lint,
+//! throwaway PostgreSQL clusters (`pg-dev`, `pg-test`), moto pid files and logs. Every server
+//! listens on 127.0.0.1 only.
+
+mod proc;
+mod services;
+mod venv;
+
+use std::env;
+use std::fs;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use proc::interrupt;
+use services::{Moto, PgConfig, Postgres, Services};
+use venv::Venv;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  dev               PostgreSQL + moto + the local API server (drop-local); Ctrl-C stops all
+  test [-- ARGS]    with their own services: cargo test --workspace --all-targets [ARGS],
+                    cfn-lint infra/template.yaml, cargo clippy -D warnings
+  stop              stop services a killed run left behind (dev and test)
+
+environment (ports on 127.0.0.1):
+  DROP_PG_PORT=54329 DROP_MOTO_PORT=54330 DROP_PORT=3001           for dev
+  DROP_TEST_PG_PORT=54339 DROP_TEST_MOTO_PORT=54340                for test";
+
+/// Variables the user may set that `dev` hands to the server (it inherits the environment).
+const PASS_THROUGH: &[&str] = &[
+    "BANKID_ISSUER",
+    "BANKID_CLIENT_ID",
+    "BANKID_CLIENT_SECRET",
+    "SUMSUB_BASE_URL",
+    "SUMSUB_APP_TOKEN",
+    "SUMSUB_SECRET_KEY",
+    "SUMSUB_WEBHOOK_SECRET",
+    "DROP_PUBLIC_URL",
+    "RUST_LOG",
+];
+
+/// The repository root and its `.drop/` folder.
+pub struct Repo {
+    pub root: PathBuf,
+}
+
+impl Repo {
+    fn locate() -> Result<Repo, String> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .map(Path::to_path_buf)
+            .ok_or("xtask: cannot find the repository root")?;
+        let root = fs::canonicalize(&root).unwrap_or(root);
+        Ok(Repo { root })
+    }
+
+    pub fn drop_dir(&self) -> PathBuf {
+        self.root.join(".drop")
+    }
+
+    /// A path relative to the repository root, for messages.
+    pub fn rel(&self, p: &Path) -> String {
+        p.strip_prefix(&self.root)
+            .map(|r| r.display().to_string())
+            .unwrap_or_else(|_| p.display().to_string())
+    }
+
+    fn ensure_drop_dir(&self) -> Result<(), String> {
+        fs::create_dir_all(self.drop_dir())
+            .map_err(|e| format!("creating {}: {e}", self.drop_dir().display()))
+    }
+
+    fn cargo(&self) -> Command {
+        let mut c = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+        c.current_dir(&self.root);
+        c
+    }
+
+    fn target_dir(&self) -> PathBuf {
+        match env::var_os("CARGO_TARGET_DIR") {
+            Some(d) if Path::new(&d).is_absolute() => PathBuf::from(d),
+            Some(d) => env::current_dir()
+                .unwrap_or_else(|_| self.root.clone())
+                .join(d),
+            None => self.root.join("target"),
+        }
+    }
+}
+
+fn port_from_env(var: &str, default: u16) -> Result<u16, String> {
+    match env::var(var) {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse()
+            .map_err(|_| format!("{var}={v:?} is not a port number")),
+        _ => Ok(default),
+    }
+}
+
+/// AWS settings for moto; real credentials and profiles are kept away from local runs.
+fn aws_env(cmd: &mut Command, moto: &Moto) {
+    cmd.env("AWS_ENDPOINT_URL", moto.url())
+        .env("AWS_REGION", "eu-north-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_DEFAULT_PROFILE");
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let code = match run(&args) {
+        Ok(code) => code,
+        Err(e) if interrupt::requested() => {
+            if e != "interrupted" {
+                eprintln!("{e}");
+            }
+            eprintln!("xtask: interrupted");
+            130
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    };
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+fn run(args: &[String]) -> Result<i32, String> {
+    let repo = Repo::locate()?;
+    match args.first().map(String::as_str) {
+        Some("dev") => {
+            interrupt::install()?;
+            match dev(&repo) {
+                // Ctrl-C is how `dev` is meant to end; everything has been stopped by now.
+                Err(e) if interrupt::requested() => {
+                    if e != "interrupted" {
+                        eprintln!("{e}");
+                    }
+                    eprintln!("xtask: stopped");
+                    Ok(0)
+                }
+                Ok(0) if interrupt::requested() => {
+                    eprintln!("xtask: stopped");
+                    Ok(0)
+                }
+                other => other,
+            }
+        }
+        Some("test") => {
+            interrupt::install()?;
+            let mut extra = args.get(1..).unwrap_or_default();
+            if extra.first().is_some_and(|a| a == "--") {
+                extra = extra.get(1..).unwrap_or_default();
+            }
+            test(&repo, extra)
+        }
+        Some("stop") => {
+            stop(&repo)?;
+            Ok(0)
+        }
+        Some("help" | "-h" | "--help") => {
+            println!("{USAGE}");
+            Ok(0)
+        }
+        Some(other) => Err(format!("unknown command {other:?}\n{USAGE}")),
+        None => {
+            eprintln!("{USAGE}");
+            Ok(2)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// dev
+// ---------------------------------------------------------------------------------------------
+
+fn dev(repo: &Repo) -> Result<i32, String> {
+    let pg_port = port_from_env("DROP_PG_PORT", 54329)?;
+    let moto_port = port_from_env("DROP_MOTO_PORT", 54330)?;
+    let api_port = port_from_env("DROP_PORT", 3001)?;
+    repo.ensure_drop_dir()?;
+
+    let venv = Venv::ensure(repo)?;
+    interrupt::check()?;
+    let mut services = Services::default();
+    let pg = Postgres::start(
+        repo,
+        &PgConfig {
+            name: "dev",
+            port: pg_port,
+            settings: vec![],
+        },
+    )?;
+    let pg = services.postgres.insert(pg);
+    pg.create_db("drop")?;
+    interrupt::check()?;
+    let moto = services
+        .moto
+        .insert(Moto::start(repo, &venv, "dev", moto_port)?);
+    interrupt::check()?;
+
+    eprintln!("server: cargo build -p drop-local");
+    if let Err(e) = proc::run_ok(repo.cargo().args(["build", "-p", "drop-local"])) {
+        if interrupt::requested() {
+            return Ok(0);
+        }
+        return Err(e);
+    }
+    if interrupt::requested() {
+        return Ok(0);
+    }
+    let bin = repo.target_dir().join("debug").join("drop-local");
+    if !bin.exists() {
+        return Err(format!("server: {} was not built", bin.display()));
+    }
+
+    let pid_file = repo.drop_dir().join("dev-server.pid");
+    if let Some(pid) = proc::read_pid_file(&pid_file) {
+        if proc::is_alive(pid) && proc::cmdline(pid).is_some_and(|c| c.contains("drop-local")) {
+            eprintln!("server: stopping the drop-local a previous run left (pid {pid})");
+            proc::stop_foreign(pid, Duration::from_secs(10));
+        }
+        let _ = fs::remove_file(&pid_file);
+    }
+    if proc::port_answers(api_port) {
+        return Err(proc::port_taken("server", api_port, "DROP_PORT"));
+    }
+
+    let mut cmd = Command::new(&bin);
+    cmd.current_dir(&repo.root)
+        .env(
+            "DATABASE_URL",
+            format!("postgres://postgres@127.0.0.1:{}/drop", pg.port),
+        )
+        .env("DROP_STAGE", "local")
+        .env("DROP_PORT", api_port.to_string())
+        .stdin(Stdio::null())
+        .process_group(0);
+    aws_env(&mut cmd, moto);
+    let passed: Vec<&str> = PASS_THROUGH
+        .iter()
+        .copied()
+        .filter(|v| env::var_os(v).is_some())
+        .collect();
+    eprintln!(
+        "server: starting {} on 127.0.0.1:{api_port}{}",
+        repo.rel(&bin),
+        if passed.is_empty() {
+            String::new()
+        } else {
+            format!(" (with {})", passed.join(", "))
+        }
+    );
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("server: cannot start {}: {e}", bin.display()))?;
+    proc::write_pid_file(&pid_file, child.id())?;
+
+    let code = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                eprintln!("server: exited ({})", proc::status_text(status));
+                break proc::exit_code(status);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("server: cannot wait for it: {e}");
+                proc::stop_child(&mut child, "INT", Duration::from_secs(10));
+                break 1;
+            }
+        }
+        if interrupt::requested() {
+            eprintln!("server: stopping");
+            proc::stop_child(&mut child, "INT", Duration::from_secs(10));
+            break 0;
+        }
+        sleep(Duration::from_millis(100));
+    };
+    let _ = fs::remove_file(&pid_file);
+    services.stop();
+    Ok(code)
+}
+
+// ---------------------------------------------------------------------------------------------
+// test
+// ---------------------------------------------------------------------------------------------
+
+enum Outcome {
+    Ok,
+    Failed,
+    Skipped(&'static str),
+}
+
+struct Step {
+    name: &'static str,
+    secs: f64,
+    outcome: Outcome,
+}
+
+fn test(repo: &Repo, extra: &[String]) -> Result<i32, String> {
+    let pg_port = port_from_env("DROP_TEST_PG_PORT", 54339)?;
+    let moto_port = port_from_env("DROP_TEST_MOTO_PORT", 54340)?;
+    repo.ensure_drop_dir()?;
+    let mut steps: Vec<Step> = Vec::new();
+    let mut services = Services::default();
+
+    let setup = (|| -> Result<(), String> {
+        let t = Instant::now();
+        let venv = Venv::ensure(repo);
+        steps.push(step("venv", t, venv.is_ok()));
+        let venv = venv?;
+        interrupt::check()?;
+
+        let t = Instant::now();
+        let pg = Postgres::start(
+            repo,
+            &PgConfig {
+                name: "test",
+                port: pg_port,
+                settings: vec!["max_connections=200"],
+            },
+        );
+        steps.push(step("postgres", t, pg.is_ok()));
+        services.postgres = Some(pg?);
+        interrupt::check()?;
+
+        let t = Instant::now();
+        let moto = Moto::start(repo, &venv, "test", moto_port);
+        steps.push(step("moto", t, moto.is_ok()));
+        services.moto = Some(moto?);
+        interrupt::check()?;
+
+        let (Some(pg), Some(moto)) = (&services.postgres, &services.moto) else {
+            return Err("services missing".to_string());
+        };
+        let path = env::var_os("PATH").unwrap_or_default();
+        let mut dirs = vec![venv.dir.join("bin")];
+        dirs.extend(env::split_paths(&path));
+        let path = env::join_paths(dirs).map_err(|e| format!("PATH: {e}"))?;
+        let with_env = |mut cmd: Command| -> Command {
+            cmd.env(
+                "DROP_TEST_DATABASE_URL",
+                format!("postgres://postgres@127.0.0.1:{}/postgres", pg.port),
+            )
+            .env("DROP_MOTO_URL", moto.url())
+            .env("PATH", &path);
+            aws_env(&mut cmd, moto);
+            cmd
+        };
+
+        let mut cmd = with_env(repo.cargo());
+        cmd.args(["test", "--workspace", "--all-targets"])
+            .args(extra);
+        eprintln!(
+            "test: cargo test --workspace --all-targets{}",
+            extra.iter().map(|a| format!(" {a}")).collect::<String>()
+        );
+        steps.push(run_step("cargo test", &mut cmd));
+        interrupt::check()?;
+
+        let template = repo.root.join("infra").join("template.yaml");
+        if template.exists() {
+            let mut cmd = with_env(Command::new(venv.bin("cfn-lint")));
+            cmd.current_dir(&repo.root).arg("infra/template.yaml");
+            eprintln!("test: cfn-lint infra/template.yaml");
+            steps.push(run_step("cfn-lint", &mut cmd));
+        } else {
+            steps.push(Step {
+                name: "cfn-lint",
+                secs: 0.0,
+                outcome: Outcome::Skipped("no infra/template.yaml"),
+            });
+        }
+        interrupt::check()?;
+
+        let mut cmd = with_env(repo.cargo());
+        cmd.args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]);
+        eprintln!("test: cargo clippy --workspace --all-targets -- -D warnings");
+        steps.push(run_step("clippy", &mut cmd));
+        Ok(())
+    })();
+
+    services.stop();
+    if let Err(e) = &setup {
+        if e != "interrupted" {
+            eprintln!("error: {e}");
+        }
+    }
+    eprintln!("xtask test summary:");
+    for s in &steps {
+        let (word, note) = match &s.outcome {
+            Outcome::Ok => ("ok", String::new()),
+            Outcome::Failed => ("FAILED", String::new()),
+            Outcome::Skipped(why) => ("skipped", format!(" ({why})")),
+        };
+        eprintln!("  {:<11} {:<8} {:>7.1} s{note}", s.name, word, s.secs);
+    }
+    if interrupt::requested() {
+        eprintln!("xtask: interrupted");
+        return Ok(130);
+    }
+    let failed = setup.is_err() || steps.iter().any(|s| matches!(s.outcome, Outcome::Failed));
+    Ok(i32::from(failed))
+}
+
+fn step(name: &'static str, started: Instant, ok: bool) -> Step {
+    Step {
+        name,
+        secs: started.elapsed().as_secs_f64(),
+        outcome: if ok { Outcome::Ok } else { Outcome::Failed },
+    }
+}
+
+fn run_step(name: &'static str, cmd: &mut Command) -> Step {
+    let t = Instant::now();
+    let ok = match proc::run(cmd, false) {
+        Ok(out) => out.status.success(),
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            false
+        }
+    };
+    step(name, t, ok)
+}
+
+// ---------------------------------------------------------------------------------------------
+// stop
+// ---------------------------------------------------------------------------------------------
+
+fn stop(repo: &Repo) -> Result<(), String> {
+    if !repo.drop_dir().exists() {
+        eprintln!("stop: nothing to stop (no .drop/)");
+        return Ok(());
+    }
+    let pid_file = repo.drop_dir().join("dev-server.pid");
+    if let Some(pid) = proc::read_pid_file(&pid_file) {
+        if proc::is_alive(pid) && proc::cmdline(pid).is_some_and(|c| c.contains("drop-local")) {
+            proc::stop_foreign(pid, Duration::from_secs(10));
+            eprintln!("server: stopped (pid {pid})");
+        }
+        let _ = fs::remove_file(&pid_file);
+    }
+    for name in ["dev", "test"] {
+        Moto::stop_leftover(repo, name);
+        Postgres::stop_leftover(repo, name)?;
+    }
+    eprintln!("stop: done");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Under `cargo xtask test` the services named in the environment answer (skipped otherwise).
+    #[test]
+    fn services_from_the_environment_answer() {
+        if let Ok(url) = env::var("DROP_TEST_DATABASE_URL") {
+            let port: u16 = url
+                .rsplit_once(':')
+                .and_then(|(_, rest)| rest.split('/').next())
+                .and_then(|p| p.parse().ok())
+                .unwrap();
+            assert!(proc::port_answers(port), "postgres at {url}");
+        }
+        if let Ok(url) = env::var("DROP_MOTO_URL") {
+            let port: u16 = url
+                .rsplit_once(':')
+                .and_then(|(_, p)| p.parse().ok())
+                .unwrap();
+            assert_eq!(
+                proc::http_status(port, "/moto-api/"),
+                Some(200),
+                "moto at {url}"
+            );
+            assert_eq!(env::var("AWS_ENDPOINT_URL").ok(), Some(url));
+        }
+    }
+
+    #[test]
+    fn ports_from_the_environment() {
+        assert_eq!(port_from_env("XTASK_TEST_UNSET_PORT_VAR", 54329), Ok(54329));
+    }
+}
