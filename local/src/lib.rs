@@ -45,11 +45,15 @@ impl LocalApi {
         req: http::Request<Incoming>,
         peer: SocketAddr,
     ) -> http::Response<Full<Bytes>> {
-        let (parts, body) = req.into_parts();
-        // One byte over the limit is enough for the router to refuse the body with 413.
+        let (mut parts, body) = req.into_parts();
+        // Read at most one byte past the limit; a longer body is declared too long and dropped,
+        // and the router answers 413 as it would for API Gateway's event.
         let body = match Limited::new(body, MAX_BODY_BYTES + 1).collect().await {
             Ok(collected) => collected.to_bytes(),
-            Err(_) => Bytes::from(vec![0u8; MAX_BODY_BYTES + 1]),
+            Err(_) => {
+                parts.headers.insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(MAX_BODY_BYTES + 1));
+                Bytes::new()
+            }
         };
         let mut context = ApiGatewayV2httpRequestContext::default();
         context.http.source_ip = Some(peer.ip().to_string());

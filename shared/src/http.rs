@@ -31,17 +31,9 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Largest request body any route accepts.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// What a route asks of its caller before the handler runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// Anyone, no session.
-    Public,
-}
-
 struct Route {
     method: Method,
     path: &'static str,
-    access: Access,
     rate_limit: Option<RatePolicy>,
     handler: Handler,
 }
@@ -69,18 +61,12 @@ impl std::fmt::Display for RouteKey {
 pub struct RouteSpec {
     pub method: Method,
     pub path: &'static str,
-    pub access: Access,
     pub rate_limit: Option<RatePolicy>,
 }
 
 impl RouteSpec {
     pub fn public(method: Method, path: &'static str) -> Self {
-        Self {
-            method,
-            path,
-            access: Access::Public,
-            rate_limit: None,
-        }
+        Self { method, path, rate_limit: None }
     }
 
     pub fn limited(mut self, policy: RatePolicy) -> Self {
@@ -109,7 +95,6 @@ impl Router {
         self.routes.push(Route {
             method: spec.method,
             path: spec.path,
-            access: spec.access,
             rate_limit: spec.rate_limit,
             handler: Box::new(move |state, req| Box::pin(handler(state, req))),
         });
@@ -191,9 +176,6 @@ impl Router {
         };
         let result = async {
             let api_req = ApiRequest::from_lambda(req, params, request_id)?;
-            match route.access {
-                Access::Public => {}
-            }
             if let Some(policy) = route.rate_limit {
                 let subject = api_req
                     .client_ip

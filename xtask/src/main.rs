@@ -27,11 +27,15 @@ commands:
   dev               PostgreSQL + moto + the local API server (drop-local); Ctrl-C stops all
   test [-- ARGS]    with their own services: cargo test --workspace --all-targets [ARGS],
                     cfn-lint infra/template.yaml, cargo clippy -D warnings
+  bench             release builds; binary sizes and init times against a stub Lambda
+                    Runtime API (beside a bare lambda_http hello-world); GET /v1/exchange-rates
+                    latency at 100 connections through the local server
   stop              stop services a killed run left behind (dev and test)
 
 environment (ports on 127.0.0.1):
   DROP_PG_PORT=54329 DROP_MOTO_PORT=54330 DROP_PORT=3001           for dev
-  DROP_TEST_PG_PORT=54339 DROP_TEST_MOTO_PORT=54340                for test";
+  DROP_TEST_PG_PORT=54339 DROP_TEST_MOTO_PORT=54340                for test
+  DROP_BENCH_PG_PORT=54349 DROP_BENCH_MOTO_PORT=54350 DROP_BENCH_PORT=54351  for bench";
 
 /// Variables the user may set that `dev` hands to the server (it inherits the environment).
 const PASS_THROUGH: &[&str] = &[
@@ -163,6 +167,10 @@ fn run(args: &[String]) -> Result<i32, String> {
                 extra = extra.get(1..).unwrap_or_default();
             }
             test(&repo, extra)
+        }
+        Some("bench") => {
+            interrupt::install()?;
+            bench(&repo)
         }
         Some("stop") => {
             stop(&repo)?;
@@ -438,6 +446,82 @@ fn run_step(name: &'static str, cmd: &mut Command) -> Step {
         }
     };
     step(name, t, ok)
+}
+
+// ---------------------------------------------------------------------------------------------
+// bench
+// ---------------------------------------------------------------------------------------------
+
+/// Lambda binaries measured, beside the hello-world baseline.
+const BENCH_FUNCTIONS: &[&str] = &["api-rates", "api-meta"];
+
+fn bench(repo: &Repo) -> Result<i32, String> {
+    let pg_port = port_from_env("DROP_BENCH_PG_PORT", 54349)?;
+    let moto_port = port_from_env("DROP_BENCH_MOTO_PORT", 54350)?;
+    let api_port = port_from_env("DROP_BENCH_PORT", 54351)?;
+    repo.ensure_drop_dir()?;
+
+    let mut build = repo.cargo();
+    build.args(["build", "--release", "-p", "drop-bench", "-p", "drop-local"]);
+    for f in BENCH_FUNCTIONS {
+        build.args(["-p", f]);
+    }
+    eprintln!("bench: cargo build --release (fat LTO: takes minutes the first time)");
+    proc::run_ok(&mut build)?;
+    let release = repo.target_dir().join("release");
+    let bench_bin = release.join("drop-bench");
+
+    println!("== binary size and init time (process start to first Runtime API poll, 30 runs) ==");
+    let mut init = Command::new(&bench_bin);
+    init.arg("init").arg(release.join("bench-hello"));
+    for f in BENCH_FUNCTIONS {
+        init.arg(release.join(f));
+    }
+    proc::run_ok(&mut init)?;
+    interrupt::check()?;
+
+    let venv = Venv::ensure(repo)?;
+    let mut services = Services::default();
+    let result = (|| -> Result<(), String> {
+        let pg = services.postgres.insert(Postgres::start(
+            repo,
+            &PgConfig { name: "bench", port: pg_port, settings: vec![] },
+        )?);
+        pg.create_db("drop")?;
+        let pg_port = pg.port;
+        let moto = services.moto.insert(Moto::start(repo, &venv, "bench", moto_port)?);
+        let url = format!("http://127.0.0.1:{api_port}/v1/exchange-rates");
+        for (limits, what) in [
+            ("off", "rate limits off: the handler, the pool and PostgreSQL"),
+            ("on", "rate limits on: every request also counted in DynamoDB (moto); most answered 429"),
+        ] {
+            println!("== GET /v1/exchange-rates, local server (release), {what} ==");
+            let mut server = Command::new(release.join("drop-local"));
+            server
+                .current_dir(&repo.root)
+                .env("DATABASE_URL", format!("postgres://postgres@127.0.0.1:{pg_port}/drop"))
+                .env("DROP_STAGE", "local")
+                .env("DROP_PORT", api_port.to_string())
+                .env("DROP_RATE_LIMITS", limits)
+                .env("RUST_LOG", "warn")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .process_group(0);
+            aws_env(&mut server, moto);
+            let mut child = server.spawn().map_err(|e| format!("bench: drop-local: {e}"))?;
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !proc::port_answers(api_port) && Instant::now() < deadline {
+                sleep(Duration::from_millis(100));
+            }
+            let load = proc::run_ok(Command::new(&bench_bin).args(["load", &url, "100", "10"]));
+            proc::stop_child(&mut child, "INT", Duration::from_secs(10));
+            load?;
+            interrupt::check()?;
+        }
+        Ok(())
+    })();
+    services.stop();
+    result.map(|()| 0)
 }
 
 // ---------------------------------------------------------------------------------------------
