@@ -49,7 +49,10 @@ async fn init(binaries: &[String]) -> Result<(), BoxError> {
     if binaries.is_empty() {
         return Err("init: name at least one binary".into());
     }
-    println!("{:<28} {:>10} {:>12} {:>12} {:>12}", "binary", "size", "init p50", "init p90", "init min");
+    println!(
+        "{:<28} {:>10} {:>12} {:>12} {:>12}",
+        "binary", "size", "init p50", "init p90", "init min"
+    );
     for binary in binaries {
         let size = std::fs::metadata(binary)?.len();
         let mut times = Vec::with_capacity(INIT_RUNS);
@@ -57,7 +60,10 @@ async fn init(binaries: &[String]) -> Result<(), BoxError> {
             times.push(time_to_first_poll(binary).await?);
         }
         times.sort();
-        let name = std::path::Path::new(binary).file_name().and_then(|n| n.to_str()).unwrap_or(binary);
+        let name = std::path::Path::new(binary)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or(binary);
         println!(
             "{:<28} {:>4}.{:02} MB {:>12} {:>12} {:>12}",
             name,
@@ -122,13 +128,18 @@ async fn load(args: &[String]) -> Result<(), BoxError> {
     let url: http::Uri = args.first().ok_or("load: URL")?.parse()?;
     let connections: usize = args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(100);
     let seconds: u64 = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(10);
-    let authority = url.authority().ok_or("load: URL needs a host and port")?.to_string();
+    let authority = url
+        .authority()
+        .ok_or("load: URL needs a host and port")?
+        .to_string();
     let warmup = Duration::from_secs(1);
     let deadline = Instant::now() + warmup + Duration::from_secs(seconds);
     let mut tasks = Vec::with_capacity(connections);
     for _ in 0..connections {
         let (url, authority) = (url.clone(), authority.clone());
-        tasks.push(tokio::spawn(async move { one_connection(url, authority, warmup, deadline).await }));
+        tasks.push(tokio::spawn(async move {
+            one_connection(url, authority, warmup, deadline).await
+        }));
     }
     let (mut latencies, mut failures, mut non_2xx) = (Vec::new(), 0usize, 0usize);
     for task in tasks {

@@ -51,7 +51,10 @@ impl LocalApi {
         let body = match Limited::new(body, MAX_BODY_BYTES + 1).collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(_) => {
-                parts.headers.insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(MAX_BODY_BYTES + 1));
+                parts.headers.insert(
+                    http::header::CONTENT_LENGTH,
+                    http::HeaderValue::from(MAX_BODY_BYTES + 1),
+                );
                 Bytes::new()
             }
         };

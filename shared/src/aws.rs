@@ -42,7 +42,9 @@ impl Aws {
     pub async fn clients(&self) -> &Clients {
         self.0
             .get_or_init(|| async {
-                Clients::new(&aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
+                Clients::new(
+                    &aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
+                )
             })
             .await
     }

@@ -66,7 +66,11 @@ pub struct RouteSpec {
 
 impl RouteSpec {
     pub fn public(method: Method, path: &'static str) -> Self {
-        Self { method, path, rate_limit: None }
+        Self {
+            method,
+            path,
+            rate_limit: None,
+        }
     }
 
     pub fn limited(mut self, policy: RatePolicy) -> Self {

@@ -53,7 +53,9 @@ impl ExchangeRate {
     /// The rate the customer gets: the reference rate less the mark-up, rounded down.
     pub fn customer_rate(&self) -> Decimal {
         let keep = Decimal::from(10_000u32.saturating_sub(self.markup_bps)) / Decimal::from(10_000);
-        (self.reference_rate * keep).round_dp_with_strategy(Self::RATE_DP, RoundingStrategy::ToZero).normalize()
+        (self.reference_rate * keep)
+            .round_dp_with_strategy(Self::RATE_DP, RoundingStrategy::ToZero)
+            .normalize()
     }
 
     /// The mark-up actually applied, in percent of the reference rate, rounded up to 2
@@ -62,7 +64,8 @@ impl ExchangeRate {
         let mut percent = if self.reference_rate.is_zero() {
             Decimal::ZERO
         } else {
-            ((self.reference_rate - self.customer_rate()) / self.reference_rate * Decimal::ONE_HUNDRED)
+            ((self.reference_rate - self.customer_rate()) / self.reference_rate
+                * Decimal::ONE_HUNDRED)
                 .round_dp_with_strategy(2, RoundingStrategy::AwayFromZero)
         };
         percent.rescale(2);

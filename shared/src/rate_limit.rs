@@ -48,11 +48,20 @@ pub enum Decision {
     Limited { retry_after_secs: u64 },
 }
 
+/// Windows this instance has seen exceeded: (policy, subject) → end of the window (unix s).
+type Exceeded = std::collections::HashMap<(&'static str, String), u64>;
+
+/// Above this many remembered windows, expired ones are swept.
+const EXCEEDED_SWEEP_AT: usize = 10_000;
+
 #[derive(Clone)]
 pub struct RateLimiter {
     aws: crate::aws::Aws,
     table: String,
     enabled: bool,
+    /// Once DynamoDB has said a subject is over its limit, this instance answers 429 itself
+    /// until that window ends: abuse then costs no DynamoDB write per request.
+    exceeded: std::sync::Arc<std::sync::Mutex<Exceeded>>,
 }
 
 impl RateLimiter {
@@ -61,7 +70,24 @@ impl RateLimiter {
             aws,
             table,
             enabled,
+            exceeded: Default::default(),
         }
+    }
+
+    fn known_exceeded(&self, policy: RatePolicy, subject: &str, now: u64) -> Option<u64> {
+        let exceeded = self.exceeded.lock().unwrap_or_else(|p| p.into_inner());
+        exceeded
+            .get(&(policy.name, subject.to_owned()))
+            .filter(|end| **end > now)
+            .map(|end| end - now)
+    }
+
+    fn remember_exceeded(&self, policy: RatePolicy, subject: &str, window_end: u64, now: u64) {
+        let mut exceeded = self.exceeded.lock().unwrap_or_else(|p| p.into_inner());
+        if exceeded.len() >= EXCEEDED_SWEEP_AT {
+            exceeded.retain(|_, end| *end > now);
+        }
+        exceeded.insert((policy.name, subject.to_owned()), window_end);
     }
 
     /// Counts one request by `subject` against `policy`. When DynamoDB cannot be reached the
@@ -76,8 +102,16 @@ impl RateLimiter {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or_default();
+        if let Some(retry_after_secs) = self.known_exceeded(policy, subject, now) {
+            return Decision::Limited { retry_after_secs };
+        }
         match self.hit(policy, subject, now).await {
-            Ok(decision) => decision,
+            Ok(decision) => {
+                if let Decision::Limited { retry_after_secs } = decision {
+                    self.remember_exceeded(policy, subject, now + retry_after_secs, now);
+                }
+                decision
+            }
             Err(err) => {
                 tracing::warn!(policy = policy.name, error = %aws_sdk_dynamodb::error::DisplayErrorContext(&err), "rate limiter unavailable; allowing");
                 Decision::Allowed { remaining: 0 }

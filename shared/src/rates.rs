@@ -1,9 +1,13 @@
 //! The exchange-rate and quote store.
 
+use crate::db::Db;
 use crate::money::Currency;
 use crate::quote::{ExchangeRate, QuoteTerms, SEND_CURRENCY};
 use rust_decimal::Decimal;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use time::OffsetDateTime;
+use tokio::sync::RwLock;
 use tokio_postgres::types::Type;
 use tokio_postgres::{Client, Row};
 use uuid::Uuid;
@@ -136,6 +140,42 @@ pub async fn insert_quote(
     )
     .await?;
     Ok(id)
+}
+
+/// The public rate list, kept per instance for a few seconds: it changes when treasury sets a
+/// new rate, not per request. Quotes never use it; they read the current rate when priced.
+pub struct RateBoard {
+    ttl: Duration,
+    cached: RwLock<Option<(Instant, Arc<Vec<ExchangeRate>>)>>,
+}
+
+impl RateBoard {
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            cached: RwLock::new(None),
+        }
+    }
+
+    /// The current rates, from the cache while it is fresh, else from the database (one
+    /// caller loads; concurrent callers wait for it).
+    pub async fn current(&self, db: &Db) -> Result<Arc<Vec<ExchangeRate>>, crate::ApiError> {
+        if let Some((at, rates)) = self.cached.read().await.as_ref() {
+            if at.elapsed() < self.ttl {
+                return Ok(rates.clone());
+            }
+        }
+        let mut cached = self.cached.write().await;
+        if let Some((at, rates)) = cached.as_ref() {
+            if at.elapsed() < self.ttl {
+                return Ok(rates.clone());
+            }
+        }
+        let conn = db.conn().await?;
+        let rates = Arc::new(current_rates(&conn).await?);
+        *cached = Some((Instant::now(), rates.clone()));
+        Ok(rates)
+    }
 }
 
 /// Demo reference rates (units per NOK) and mark-ups for every payout currency, for local

@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::quote::PricingPolicy;
 use crate::rate_limit::RateLimiter;
+use crate::rates::RateBoard;
 use crate::secrets::SecretStore;
 use std::sync::Arc;
 
@@ -21,6 +22,7 @@ pub struct Inner {
     pub aws: Aws,
     pub rate_limiter: RateLimiter,
     pub pricing: PricingPolicy,
+    pub rate_board: RateBoard,
 }
 
 impl std::ops::Deref for AppState {
@@ -29,6 +31,9 @@ impl std::ops::Deref for AppState {
         &self.0
     }
 }
+
+/// How long an instance serves the public rate list before reading it again.
+pub const RATE_BOARD_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Postgres connections per instance: a Lambda instance serves one request at a time.
 pub const LAMBDA_POOL_SIZE: usize = 2;
@@ -43,8 +48,24 @@ impl AppState {
     pub fn new(config: Config, aws: Aws, pool_size: usize) -> Self {
         let secrets = SecretStore::new(aws.clone(), config.secrets_prefix.clone());
         let db = Db::new(config.database.clone(), pool_size, secrets.clone());
-        let rate_limiter = RateLimiter::new(aws.clone(), config.rate_limit_table.clone(), config.rate_limits_enabled);
-        let pricing = PricingPolicy { quote_ttl: config.quote_ttl, ..PricingPolicy::default() };
-        Self(Arc::new(Inner { db, secrets, aws, rate_limiter, pricing, config }))
+        let rate_limiter = RateLimiter::new(
+            aws.clone(),
+            config.rate_limit_table.clone(),
+            config.rate_limits_enabled,
+        );
+        let pricing = PricingPolicy {
+            quote_ttl: config.quote_ttl,
+            ..PricingPolicy::default()
+        };
+        let rate_board = RateBoard::new(RATE_BOARD_TTL);
+        Self(Arc::new(Inner {
+            db,
+            secrets,
+            aws,
+            rate_limiter,
+            pricing,
+            rate_board,
+            config,
+        }))
     }
 }

@@ -39,11 +39,19 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         let (admin_url, name) = (self.admin_url.clone(), self.db_name.clone());
         let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
             runtime.block_on(async {
-                let (admin, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls).await.ok()?;
+                let (admin, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
+                    .await
+                    .ok()?;
                 tokio::spawn(conn);
-                admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.ok()
+                admin
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await
+                    .ok()
             })
         });
         let _ = dropped.join();

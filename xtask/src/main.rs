@@ -485,21 +485,36 @@ fn bench(repo: &Repo) -> Result<i32, String> {
     let result = (|| -> Result<(), String> {
         let pg = services.postgres.insert(Postgres::start(
             repo,
-            &PgConfig { name: "bench", port: pg_port, settings: vec![] },
+            &PgConfig {
+                name: "bench",
+                port: pg_port,
+                settings: vec![],
+            },
         )?);
         pg.create_db("drop")?;
         let pg_port = pg.port;
-        let moto = services.moto.insert(Moto::start(repo, &venv, "bench", moto_port)?);
+        let moto = services
+            .moto
+            .insert(Moto::start(repo, &venv, "bench", moto_port)?);
         let url = format!("http://127.0.0.1:{api_port}/v1/exchange-rates");
         for (limits, what) in [
-            ("off", "rate limits off: the handler, the pool and PostgreSQL"),
-            ("on", "rate limits on: every request also counted in DynamoDB (moto); most answered 429"),
+            (
+                "off",
+                "rate limits off: the handler, the pool and PostgreSQL",
+            ),
+            (
+                "on",
+                "rate limits on: every request also counted in DynamoDB (moto); most answered 429",
+            ),
         ] {
             println!("== GET /v1/exchange-rates, local server (release), {what} ==");
             let mut server = Command::new(release.join("drop-local"));
             server
                 .current_dir(&repo.root)
-                .env("DATABASE_URL", format!("postgres://postgres@127.0.0.1:{pg_port}/drop"))
+                .env(
+                    "DATABASE_URL",
+                    format!("postgres://postgres@127.0.0.1:{pg_port}/drop"),
+                )
                 .env("DROP_STAGE", "local")
                 .env("DROP_PORT", api_port.to_string())
                 .env("DROP_RATE_LIMITS", limits)
@@ -508,7 +523,9 @@ fn bench(repo: &Repo) -> Result<i32, String> {
                 .stdout(Stdio::null())
                 .process_group(0);
             aws_env(&mut server, moto);
-            let mut child = server.spawn().map_err(|e| format!("bench: drop-local: {e}"))?;
+            let mut child = server
+                .spawn()
+                .map_err(|e| format!("bench: drop-local: {e}"))?;
             let deadline = Instant::now() + Duration::from_secs(30);
             while !proc::port_answers(api_port) && Instant::now() < deadline {
                 sleep(Duration::from_millis(100));

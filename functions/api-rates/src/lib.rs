@@ -97,8 +97,7 @@ pub async fn list_exchange_rates(state: AppState, req: ApiRequest) -> HandlerRes
         ),
         None => None,
     };
-    let conn = state.db.conn().await?;
-    let rates = rates::current_rates(&conn).await?;
+    let rates = state.rate_board.current(&state.db).await?;
     let rates = rates
         .iter()
         .filter(|r| only.is_none_or(|c| r.currency == c))
