@@ -166,15 +166,39 @@ async fn an_instance_answers_a_known_exceeded_window_itself() {
     let table = unique("rl");
     ensure_table(&dynamo, &table).await.unwrap();
     let limiter = RateLimiter::new(Aws::from_sdk(&sdk), table.clone(), true);
-    let policy = RatePolicy { name: "t", limit: 1, window_secs: 3600 };
-    assert!(matches!(limiter.check(policy, "a").await, Decision::Allowed { .. }));
-    assert!(matches!(limiter.check(policy, "a").await, Decision::Limited { .. }));
+    let policy = RatePolicy {
+        name: "t",
+        limit: 1,
+        window_secs: 3600,
+    };
+    assert!(matches!(
+        limiter.check(policy, "a").await,
+        Decision::Allowed { .. }
+    ));
+    assert!(matches!(
+        limiter.check(policy, "a").await,
+        Decision::Limited { .. }
+    ));
 
     // With the table gone, this instance still refuses "a" without asking DynamoDB...
-    dynamo.delete_table().table_name(&table).send().await.unwrap();
-    assert!(matches!(limiter.check(policy, "a").await, Decision::Limited { .. }));
+    dynamo
+        .delete_table()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap();
+    assert!(matches!(
+        limiter.check(policy, "a").await,
+        Decision::Limited { .. }
+    ));
     // ...while a subject it has not seen exceeded, and another instance, fail open.
-    assert!(matches!(limiter.check(policy, "b").await, Decision::Allowed { .. }));
+    assert!(matches!(
+        limiter.check(policy, "b").await,
+        Decision::Allowed { .. }
+    ));
     let other_instance = RateLimiter::new(Aws::from_sdk(&sdk), table, true);
-    assert!(matches!(other_instance.check(policy, "a").await, Decision::Allowed { .. }));
+    assert!(matches!(
+        other_instance.check(policy, "a").await,
+        Decision::Allowed { .. }
+    ));
 }

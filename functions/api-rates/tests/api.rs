@@ -439,12 +439,46 @@ async fn the_121st_public_read_in_a_minute_from_one_ip_is_refused_with_retry_aft
 #[tokio::test]
 async fn the_public_rate_list_is_cached_briefly_but_a_quote_prices_at_the_current_rate() {
     let app = TestApp::new().await;
-    let eur = |body: Value| body["rates"].as_array().unwrap().iter().find(|r| r["currency"] == "EUR").unwrap()["reference_rate"].clone();
-    assert_eq!(eur(call(&app, TestRequest::get("/v1/exchange-rates")).await.json()), "0.085");
-    app.db.execute("UPDATE exchange_rates SET reference_rate = 0.09 WHERE quote_currency = 'EUR'", &[]).await.unwrap();
-    assert_eq!(eur(call(&app, TestRequest::get("/v1/exchange-rates")).await.json()), "0.085");
-    let q = call(&app, quote(json!({"destination_country": "DE", "send_amount": "1000"}))).await.json();
+    let eur = |body: Value| {
+        body["rates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["currency"] == "EUR")
+            .unwrap()["reference_rate"]
+            .clone()
+    };
+    assert_eq!(
+        eur(call(&app, TestRequest::get("/v1/exchange-rates"))
+            .await
+            .json()),
+        "0.085"
+    );
+    app.db
+        .execute(
+            "UPDATE exchange_rates SET reference_rate = 0.09 WHERE quote_currency = 'EUR'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        eur(call(&app, TestRequest::get("/v1/exchange-rates"))
+            .await
+            .json()),
+        "0.085"
+    );
+    let q = call(
+        &app,
+        quote(json!({"destination_country": "DE", "send_amount": "1000"})),
+    )
+    .await
+    .json();
     assert_eq!(q["reference_rate"], "0.09");
     tokio::time::sleep(drop_shared::state::RATE_BOARD_TTL).await;
-    assert_eq!(eur(call(&app, TestRequest::get("/v1/exchange-rates")).await.json()), "0.09");
+    assert_eq!(
+        eur(call(&app, TestRequest::get("/v1/exchange-rates"))
+            .await
+            .json()),
+        "0.09"
+    );
 }
