@@ -18,9 +18,9 @@ use tokio::net::TcpListener;
 
 pub mod provision;
 
-/// Every function's router: the one table of who owns which route.
+/// Every function's router (see [`api_meta::all_routers`]).
 pub fn functions() -> Vec<Router> {
-    vec![api_rates::router(), api_meta::router()]
+    api_meta::all_routers()
 }
 
 /// Routes requests to the owning function's router.
@@ -35,7 +35,7 @@ impl LocalApi {
         Self {
             state,
             functions: functions(),
-            fallback: Router::new("local"),
+            fallback: api_meta::gateway_router(),
         }
     }
 

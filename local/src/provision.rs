@@ -3,7 +3,8 @@
 
 use drop_shared::config::{Config, DatabaseConfig, Queues};
 use drop_shared::provision::{
-    ensure_queue, ensure_secret, ensure_table, random_key_hex, ProvisionError, GENERATED_SECRETS,
+    ensure_queue, ensure_secret, ensure_table, random_key_hex, set_secret, ProvisionError, GENERATED_SECRETS,
+    PROVIDER_SECRETS, QUEUES, TABLES,
 };
 use drop_shared::{migrate, rates};
 use time::OffsetDateTime;
@@ -17,20 +18,27 @@ pub async fn prepare(
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let secrets = aws_sdk_secretsmanager::Client::new(sdk);
 
+    let stage = config.stage.clone();
+    for suffix in TABLES {
+        ensure_table(&dynamo, &format!("drop-{stage}-{suffix}")).await?;
+    }
     ensure_table(&dynamo, &config.rate_limit_table).await?;
-    let stage = &config.stage;
-    config.queues = Queues {
-        payments: Some(ensure_queue(&sqs, &format!("drop-{stage}-payments"), 5).await?),
-        aml: Some(ensure_queue(&sqs, &format!("drop-{stage}-aml"), 5).await?),
-        retention: Some(ensure_queue(&sqs, &format!("drop-{stage}-retention"), 5).await?),
-    };
+    ensure_table(&dynamo, &config.login_table).await?;
+    let mut urls = Vec::new();
+    for spec in QUEUES {
+        urls.push(ensure_queue(&sqs, &format!("drop-{stage}-{}", spec.name), spec).await?);
+    }
+    let [payments, aml, retention] = <[String; 3]>::try_from(urls).map_err(|_| "three queues")?;
+    config.queues = Queues { payments: Some(payments), aml: Some(aml), retention: Some(retention) };
     for name in GENERATED_SECRETS {
-        ensure_secret(
-            &secrets,
-            &format!("{}{name}", config.secrets_prefix),
-            &random_key_hex(),
-        )
-        .await?;
+        ensure_secret(&secrets, &format!("{}{name}", config.secrets_prefix), &random_key_hex()?).await?;
+    }
+    for (name, variable) in PROVIDER_SECRETS {
+        let id = format!("{}{name}", config.secrets_prefix);
+        match std::env::var(variable).ok().filter(|v| !v.is_empty()) {
+            Some(value) => set_secret(&secrets, &id, &value).await?,
+            None => ensure_secret(&secrets, &id, &random_key_hex()?).await?,
+        }
     }
 
     let DatabaseConfig::Url(url) = &config.database else {

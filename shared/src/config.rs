@@ -17,6 +17,15 @@ pub struct Config {
     pub secrets_prefix: String,
     pub queues: Queues,
     pub quote_ttl: Duration,
+    /// Public base URL of this API (the BankID redirect URI is built from it).
+    pub public_url: String,
+    /// Where a signed-in web user is sent after BankID, and whose origin may send
+    /// cookie-authenticated state changes (CSRF).
+    pub web_app_url: String,
+    /// The BankID OpenID provider, where sign-in is enabled.
+    pub bankid: Option<BankIdConfig>,
+    /// DynamoDB table of pending logins (state, nonce, PKCE verifier) and mobile one-time codes.
+    pub login_table: String,
     /// Whether rate limits are enforced (always in the cloud; `DROP_RATE_LIMITS=off` for
     /// local load measurements only).
     pub rate_limits_enabled: bool,
@@ -32,6 +41,13 @@ pub enum DatabaseConfig {
         secret_id: String,
         host_override: Option<String>,
     },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BankIdConfig {
+    /// Issuer URL; discovery is at `{issuer}/.well-known/openid-configuration`.
+    pub issuer: String,
+    pub client_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -81,7 +97,25 @@ impl Config {
                 )))
             }
         };
+        let public_url = get("DROP_PUBLIC_URL")
+            .unwrap_or_else(|| format!("http://127.0.0.1:{}", get("DROP_PORT").unwrap_or_else(|| "3001".into())));
+        let public_url = public_url.trim_end_matches('/').to_owned();
+        let web_app_url = get("DROP_WEB_APP_URL").unwrap_or_else(|| format!("{public_url}/"));
+        if origin_of(&web_app_url).is_none() {
+            return Err(ConfigError(format!("DROP_WEB_APP_URL={web_app_url} is not an http(s) URL")));
+        }
+        let bankid = match (get("BANKID_ISSUER"), get("BANKID_CLIENT_ID")) {
+            (Some(issuer), Some(client_id)) => {
+                Some(BankIdConfig { issuer: issuer.trim_end_matches('/').to_owned(), client_id })
+            }
+            (None, None) => None,
+            _ => return Err(ConfigError("set both BANKID_ISSUER and BANKID_CLIENT_ID, or neither".into())),
+        };
         Ok(Self {
+            login_table: get("DROP_LOGIN_TABLE").unwrap_or_else(|| format!("drop-{stage}-oidc-state")),
+            public_url,
+            web_app_url,
+            bankid,
             secrets_prefix: get("DROP_SECRETS_PREFIX").unwrap_or_else(|| format!("drop/{stage}/")),
             rate_limit_table: get("DROP_RATE_LIMIT_TABLE")
                 .unwrap_or_else(|| format!("drop-{stage}-rate-limits")),
@@ -96,6 +130,28 @@ impl Config {
             rate_limits_enabled,
         })
     }
+}
+
+impl Config {
+    /// The origin (`scheme://host[:port]`) allowed to send cookie-authenticated state changes.
+    pub fn web_origin(&self) -> &str {
+        origin_of(&self.web_app_url).unwrap_or(&self.web_app_url)
+    }
+
+    /// The redirect URI registered with BankID.
+    pub fn bankid_redirect_uri(&self) -> String {
+        format!("{}/v1/auth/bankid/callback", self.public_url)
+    }
+}
+
+/// `https://app.example/path` → `https://app.example`.
+fn origin_of(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
+    let host_len = rest.find('/').unwrap_or(rest.len());
+    if host_len == 0 {
+        return None;
+    }
+    Some(&url[..url.len() - rest.len() + host_len])
 }
 
 #[cfg(test)]
@@ -131,6 +187,19 @@ mod tests {
                 host_override: Some("proxy".into())
             }
         );
+    }
+
+    #[test]
+    fn public_urls_and_the_web_origin() {
+        let c = from(&[("DATABASE_URL", "x"), ("DROP_PORT", "4000")]).unwrap();
+        assert_eq!(c.bankid_redirect_uri(), "http://127.0.0.1:4000/v1/auth/bankid/callback");
+        assert_eq!(c.web_origin(), "http://127.0.0.1:4000");
+        let c = from(&[("DATABASE_URL", "x"), ("DROP_WEB_APP_URL", "https://app.drop.no/welcome")]).unwrap();
+        assert_eq!(c.web_origin(), "https://app.drop.no");
+        assert!(from(&[("DATABASE_URL", "x"), ("DROP_WEB_APP_URL", "drop.no")]).is_err());
+        assert!(from(&[("DATABASE_URL", "x"), ("BANKID_ISSUER", "https://idp")]).is_err());
+        let c = from(&[("DATABASE_URL", "x"), ("BANKID_ISSUER", "https://idp/"), ("BANKID_CLIENT_ID", "drop")]).unwrap();
+        assert_eq!(c.bankid, Some(BankIdConfig { issuer: "https://idp".into(), client_id: "drop".into() }));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use serde::Deserialize;
 use std::str::FromStr;
 use std::time::Duration;
-use tokio::sync::OnceCell;
+use tokio::sync::RwLock;
 use tokio_postgres::config::SslMode;
 
 pub use deadpool_postgres::{Object as Connection, PoolError};
@@ -23,6 +23,8 @@ pub enum DbError {
     Secret(#[source] crate::secrets::SecretError),
     #[error("database secret is not the RDS JSON shape")]
     SecretShape(#[source] serde_json::Error),
+    #[error("the database secret names no host and DATABASE_HOST is not set")]
+    NoHost,
     #[error("building the connection pool")]
     Build(#[source] deadpool_postgres::BuildError),
     #[error("getting a database connection")]
@@ -35,12 +37,14 @@ pub struct Db {
     source: DatabaseConfig,
     max_size: usize,
     secrets: SecretStore,
-    pool: std::sync::Arc<OnceCell<Pool>>,
+    pool: std::sync::Arc<RwLock<Option<Pool>>>,
 }
 
+/// An RDS secret. RDS-managed master secrets carry only `username` and `password`; the host
+/// then comes from configuration (`DATABASE_HOST`, the RDS Proxy endpoint).
 #[derive(Deserialize)]
 struct RdsSecret {
-    host: String,
+    host: Option<String>,
     port: Option<u16>,
     username: String,
     password: String,
@@ -74,7 +78,8 @@ impl Db {
                 let s: RdsSecret =
                     serde_json::from_str(raw.expose()).map_err(DbError::SecretShape)?;
                 let mut c = tokio_postgres::Config::new();
-                c.host(host_override.as_deref().unwrap_or(&s.host))
+                let host = host_override.as_deref().or(s.host.as_deref()).ok_or(DbError::NoHost)?;
+                c.host(host)
                     .port(s.port.unwrap_or(5432))
                     .user(&s.username)
                     .password(&s.password)
@@ -108,10 +113,37 @@ impl Db {
     }
 
     /// A connection from the pool, building the pool (and reading its secret) on first use.
+    /// When the server refuses the password — the secret was rotated since this instance read
+    /// it — the pool is rebuilt from a fresh read of the secret, once.
     pub async fn conn(&self) -> Result<Connection, DbError> {
-        let pool = self.pool.get_or_try_init(|| self.build()).await?;
-        pool.get().await.map_err(DbError::Pool)
+        let pool = self.pool().await?;
+        match pool.get().await {
+            Err(PoolError::Backend(err)) if password_refused(&err) => {
+                tracing::warn!("database refused the password; re-reading the secret");
+                let fresh = self.build().await?;
+                *self.pool.write().await = Some(fresh.clone());
+                fresh.get().await.map_err(DbError::Pool)
+            }
+            other => other.map_err(DbError::Pool),
+        }
     }
+
+    async fn pool(&self) -> Result<Pool, DbError> {
+        if let Some(pool) = self.pool.read().await.as_ref() {
+            return Ok(pool.clone());
+        }
+        let mut slot = self.pool.write().await;
+        if let Some(pool) = slot.as_ref() {
+            return Ok(pool.clone());
+        }
+        let pool = self.build().await?;
+        *slot = Some(pool.clone());
+        Ok(pool)
+    }
+}
+
+fn password_refused(err: &tokio_postgres::Error) -> bool {
+    err.code() == Some(&tokio_postgres::error::SqlState::INVALID_PASSWORD)
 }
 
 fn tls_connector() -> tokio_postgres_rustls::MakeRustlsConnect {
@@ -122,4 +154,16 @@ fn tls_connector() -> tokio_postgres_rustls::MakeRustlsConnect {
         .with_root_certificates(roots)
         .with_no_client_auth();
     tokio_postgres_rustls::MakeRustlsConnect::new(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_rds_managed_secret_needs_only_username_and_password() {
+        let s: RdsSecret = serde_json::from_str(r#"{"username":"u","password":"p"}"#).unwrap();
+        assert!(s.host.is_none() && s.port.is_none() && s.dbname.is_none());
+        assert_eq!((s.username.as_str(), s.password.as_str()), ("u", "p"));
+    }
 }

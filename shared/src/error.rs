@@ -245,16 +245,41 @@ impl ApiError {
         }
     }
 
-    /// The cause chain, outermost first, for the log only.
+    /// The cause chain, outermost first, for the log only (see [`chain_parts`]).
     pub fn cause_chain(&self) -> Vec<String> {
-        let mut chain = Vec::new();
-        let mut next: Option<&(dyn StdError + 'static)> = self.source.as_deref().map(|e| e as _);
-        while let Some(err) = next {
-            chain.push(err.to_string());
-            next = err.source();
-        }
-        chain
+        self.source.as_deref().map(|e| chain_parts(e)).unwrap_or_default()
     }
+}
+
+/// An error and its causes, outermost first, safe to log: a PostgreSQL error is given as its
+/// SQLSTATE, message and the names of the table, column and constraint — never its DETAIL or
+/// HINT, which quote row values (a fødselsnummer hash, a name, an amount).
+pub fn chain_parts(err: &(dyn StdError + 'static)) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(db) = e.downcast_ref::<tokio_postgres::Error>().and_then(|pg| pg.as_db_error()) {
+            let mut text = format!("SQLSTATE {} {}", db.code().code(), db.message());
+            for (what, name) in [("table", db.table()), ("column", db.column()), ("constraint", db.constraint())] {
+                if let Some(name) = name {
+                    text.push_str(&format!(" ({what} {name})"));
+                }
+            }
+            parts.push(text);
+            break;
+        }
+        if e.downcast_ref::<tokio_postgres::error::DbError>().is_some() {
+            break;
+        }
+        parts.push(e.to_string());
+        next = e.source();
+    }
+    parts
+}
+
+/// [`chain_parts`] joined into one line.
+pub fn log_chain(err: &(dyn StdError + 'static)) -> String {
+    chain_parts(err).join(": ")
 }
 
 impl fmt::Debug for ApiError {
@@ -281,18 +306,24 @@ impl StdError for ApiError {
 }
 
 impl From<tokio_postgres::Error> for ApiError {
+    /// A connection that died under us (a frozen Lambda's idle connection, a failover) is a
+    /// passing fault the client may retry; anything else is ours.
     fn from(err: tokio_postgres::Error) -> Self {
-        Self::internal(err)
+        if err.is_closed() {
+            Self::new(ErrorCode::ServiceUnavailable).with_retry_after(1).with_source(err)
+        } else {
+            Self::internal(err)
+        }
     }
 }
 
 impl From<crate::db::DbError> for ApiError {
-    /// No connection to be had is a passing fault (503, retry); anything else is ours (500).
+    /// No connection or secret to be had is a passing fault (503, retry); anything else is ours.
     fn from(err: crate::db::DbError) -> Self {
         match err {
-            crate::db::DbError::Pool(_) => Self::new(ErrorCode::ServiceUnavailable)
-                .with_retry_after(1)
-                .with_source(err),
+            crate::db::DbError::Pool(_) | crate::db::DbError::Secret(_) => {
+                Self::new(ErrorCode::ServiceUnavailable).with_retry_after(1).with_source(err)
+            }
             other => Self::internal(other),
         }
     }

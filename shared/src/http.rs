@@ -42,6 +42,9 @@ struct Route {
 pub struct Router {
     function: &'static str,
     routes: Vec<Route>,
+    /// Routes other functions own, so that an unmatched request is told 405 rather than 404
+    /// when its path exists with another method (API Gateway's `$default` route).
+    elsewhere: Vec<RouteKey>,
 }
 
 /// A route as other parts of the system see it (SAM template, OpenAPI, local server).
@@ -81,10 +84,13 @@ impl RouteSpec {
 
 impl Router {
     pub fn new(function: &'static str) -> Self {
-        Self {
-            function,
-            routes: Vec::new(),
-        }
+        Self { function, routes: Vec::new(), elsewhere: Vec::new() }
+    }
+
+    /// Makes this router the answer for requests no function claims: it knows `others`' routes.
+    pub fn answering_unmatched_for(mut self, others: &[Router]) -> Self {
+        self.elsewhere = others.iter().flat_map(Router::route_keys).collect();
+        self
     }
 
     pub fn function(&self) -> &'static str {
@@ -171,6 +177,7 @@ impl Router {
             }
         }
         let Some((route, params)) = found else {
+            let path_matched = path_matched || self.elsewhere.iter().any(|k| match_path(k.path, &path).is_some());
             let code = if path_matched {
                 ErrorCode::MethodNotAllowed
             } else {
@@ -181,10 +188,7 @@ impl Router {
         let result = async {
             let api_req = ApiRequest::from_lambda(req, params, request_id)?;
             if let Some(policy) = route.rate_limit {
-                let subject = api_req
-                    .client_ip
-                    .map(|ip| ip.to_string())
-                    .unwrap_or_else(|| "unknown".into());
+                let subject = api_req.client_ip.map(rate_limit_subject).unwrap_or_else(|| "unknown".into());
                 if let Decision::Limited { retry_after_secs } =
                     state.rate_limiter.check(policy, &subject).await
                 {
@@ -223,12 +227,27 @@ fn match_path(template: &'static str, path: &str) -> Option<Vec<(&'static str, S
     }
 }
 
+/// Whose requests count together: an IPv4 address, or an IPv6 /64 (one subscriber's prefix;
+/// counting single IPv6 addresses would give every client 2^64 buckets).
+fn rate_limit_subject(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
 /// The client's request id if it sent a sane one, else API Gateway's, else a new one.
 fn request_id(req: &lambda_http::Request) -> String {
     let sane = |s: &str| {
         (1..=128).contains(&s.len())
             && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:=+/".contains(&b))
     };
     if let Some(id) = req
         .headers()
@@ -394,20 +413,31 @@ impl ApiRequest {
             let inner = err.into_inner();
             if inner.is_data() {
                 let field = if field == "." { String::new() } else { field };
-                let message = inner.to_string();
-                // serde's message names the field and the expected type, never a value.
-                let message = message
-                    .split(" at line")
-                    .next()
-                    .unwrap_or(&message)
-                    .to_owned();
+                let message = field_problem(&inner.to_string());
                 ApiError::new(ErrorCode::ValidationFailed)
-                    .with_detail(ErrorDetail::new(field, "invalid", message))
+                    .with_detail(ErrorDetail::new(field, message.0, message.1))
             } else {
                 ApiError::new(ErrorCode::InvalidJson)
             }
         })?;
         Ok(value)
+    }
+}
+
+/// A stable code and a message for serde's complaint about a field, without the client's
+/// value (serde quotes it: `invalid type: string "…"`), which may be personal data.
+fn field_problem(serde_message: &str) -> (&'static str, String) {
+    let message = serde_message.split(" at line").next().unwrap_or(serde_message);
+    if let Some(rest) = message.strip_prefix("missing field ") {
+        return ("missing", format!("The field {rest} is required."));
+    }
+    if let Some(rest) = message.strip_prefix("unknown field ") {
+        let name = rest.split(',').next().unwrap_or(rest);
+        return ("unknown_field", format!("The field {name} is not allowed."));
+    }
+    match message.split_once(", expected ") {
+        Some((_, expected)) => ("invalid", format!("Expected {expected}.")),
+        None => ("invalid", "The value is not valid here.".to_owned()),
     }
 }
 
@@ -473,6 +503,26 @@ mod tests {
             match_path("/v1/recipients/{id}", "/v1/recipients/a/b"),
             None
         );
+    }
+
+    #[test]
+    fn ipv6_clients_count_by_their_64_prefix() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        assert_eq!(rate_limit_subject(a), rate_limit_subject(b));
+        assert_eq!(rate_limit_subject("2001:db8:1:2::1".parse().unwrap()), "2001:db8:1:2::/64");
+        assert_eq!(rate_limit_subject("::ffff:192.0.2.1".parse().unwrap()), "192.0.2.1");
+        assert_eq!(rate_limit_subject("192.0.2.1".parse().unwrap()), "192.0.2.1");
+    }
+
+    #[test]
+    fn field_problems_never_quote_the_value() {
+        let (code, msg) = field_problem(r#"invalid type: string "15108695088", expected u32 at line 1 column 20"#);
+        assert_eq!((code, msg.as_str()), ("invalid", "Expected u32."));
+        assert_eq!(field_problem("missing field `send_amount`").0, "missing");
+        let (code, msg) = field_problem("unknown field `fee`, expected one of `a`, `b`");
+        assert_eq!((code, msg.as_str()), ("unknown_field", "The field `fee` is not allowed."));
+        assert!(!field_problem(r#"unknown variant `secret-value`"#).1.contains("secret"));
     }
 
     #[test]

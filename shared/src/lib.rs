@@ -3,6 +3,7 @@
 pub mod aws;
 pub mod config;
 pub mod corridor;
+pub mod crypto;
 pub mod country;
 pub mod db;
 pub mod error;
@@ -15,6 +16,7 @@ pub mod quote;
 pub mod rate_limit;
 pub mod rates;
 pub mod secrets;
+pub mod session;
 pub mod state;
 pub mod telemetry;
 

@@ -90,7 +90,7 @@ pub enum MoneyError {
     NotADecimalString,
     #[error("amount has more decimals than the currency allows")]
     TooManyDecimals,
-    #[error("amount must be greater than zero")]
+    #[error("amount must not be negative")]
     NotPositive,
     #[error("amount is too large")]
     TooLarge,
@@ -137,6 +137,10 @@ impl Money {
         }
         if int.trim_start_matches('0').len() > MAX_INTEGER_DIGITS {
             return Err(MoneyError::TooLarge);
+        }
+        // Decimal would silently round beyond 28 significant digits: refuse over-precision here.
+        if frac.is_some_and(|f| f.trim_end_matches('0').len() > currency.minor_digits() as usize) {
+            return Err(MoneyError::TooManyDecimals);
         }
         let value = Decimal::from_str(text).map_err(|_| MoneyError::NotADecimalString)?;
         Self::new(value, currency)

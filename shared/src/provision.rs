@@ -11,11 +11,34 @@ use std::collections::HashMap;
 
 pub type ProvisionError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Queues with their dead-letter queues, as in the template: (name, max receives before the DLQ).
-pub const QUEUES: [(&str, u32); 3] = [("payments", 5), ("aml", 5), ("retention", 5)];
+/// The DynamoDB tables the template declares, as `drop-{stage}-{suffix}`.
+pub const TABLES: [&str; 4] = ["rate-limits", "webhook-dedup", "oidc-state", "balance-cache"];
 
-/// The secrets Drop owns (generated) — provider-issued ones are seeded by the caller.
+/// A queue the template declares as `drop-{stage}-{name}`, with its `-dlq`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueSpec {
+    pub name: &'static str,
+    pub visibility_timeout_secs: u32,
+    pub max_receives: u32,
+}
+
+pub const QUEUES: [QueueSpec; 3] = [
+    QueueSpec { name: "payments", visibility_timeout_secs: 180, max_receives: 5 },
+    QueueSpec { name: "aml", visibility_timeout_secs: 180, max_receives: 5 },
+    QueueSpec { name: "retention", visibility_timeout_secs: 720, max_receives: 5 },
+];
+
+/// Secrets Drop generates itself (random keys), named `drop/{stage}/{name}`.
 pub const GENERATED_SECRETS: [&str; 3] = ["jwt-signing-key", "fnr-encryption-key", "fnr-hmac-key"];
+
+/// Secrets a provider issues, set out of band in the cloud, with the environment variable that
+/// sets each one locally.
+pub const PROVIDER_SECRETS: [(&str, &str); 4] = [
+    ("bankid-client-secret", "BANKID_CLIENT_SECRET"),
+    ("sumsub-app-token", "SUMSUB_APP_TOKEN"),
+    ("sumsub-secret-key", "SUMSUB_SECRET_KEY"),
+    ("sumsub-webhook-secret", "SUMSUB_WEBHOOK_SECRET"),
+];
 
 /// A key/value table with TTL on `expires_at`, keyed by `pk`.
 pub async fn ensure_table(
@@ -62,12 +85,8 @@ pub async fn ensure_table(
     Ok(())
 }
 
-/// A queue and its dead-letter queue; returns the queue's URL.
-pub async fn ensure_queue(
-    sqs: &aws_sdk_sqs::Client,
-    name: &str,
-    max_receives: u32,
-) -> Result<String, ProvisionError> {
+/// Queue `name` as `spec` describes it, with its dead-letter queue `{name}-dlq`; returns its URL.
+pub async fn ensure_queue(sqs: &aws_sdk_sqs::Client, name: &str, spec: QueueSpec) -> Result<String, ProvisionError> {
     let dlq_url = sqs
         .create_queue()
         .queue_name(format!("{name}-dlq"))
@@ -84,11 +103,10 @@ pub async fn ensure_queue(
         .attributes
         .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
         .ok_or("the dead-letter queue has no ARN")?;
-    let redrive =
-        format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{max_receives}"}}"#);
+    let redrive = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{}"}}"#, spec.max_receives);
     let attributes = HashMap::from([
         (QueueAttributeName::RedrivePolicy, redrive),
-        (QueueAttributeName::VisibilityTimeout, "60".to_owned()),
+        (QueueAttributeName::VisibilityTimeout, spec.visibility_timeout_secs.to_string()),
     ]);
     let url = sqs
         .create_queue()
@@ -118,9 +136,19 @@ pub async fn ensure_secret(
     Ok(())
 }
 
+/// Sets a secret to `value`, creating it if needed (values given by the caller win).
+pub async fn set_secret(secrets: &aws_sdk_secretsmanager::Client, id: &str, value: &str) -> Result<(), ProvisionError> {
+    if secrets.describe_secret().secret_id(id).send().await.is_ok() {
+        secrets.put_secret_value().secret_id(id).secret_string(value).send().await?;
+    } else {
+        secrets.create_secret().name(id).secret_string(value).send().await?;
+    }
+    Ok(())
+}
+
 /// 32 random bytes, hex-encoded, for a generated key.
-pub fn random_key_hex() -> String {
-    let a = uuid::Uuid::new_v4();
-    let b = uuid::Uuid::new_v4();
-    hex::encode([a.as_bytes().as_slice(), b.as_bytes().as_slice()].concat())
+pub fn random_key_hex() -> Result<String, ProvisionError> {
+    let mut key = [0u8; 32];
+    crate::crypto::random_bytes(&mut key)?;
+    Ok(hex::encode(key))
 }

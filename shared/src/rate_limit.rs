@@ -34,7 +34,9 @@ impl RatePolicy {
         limit: 3,
         window_secs: 60,
     };
-    /// Public exchange-rate, corridor and quote reads, per client IP.
+    /// Quotes (each one is stored), per client IP.
+    pub const QUOTES: Self = Self { name: "quotes", limit: 30, window_secs: 60 };
+    /// Public exchange-rate and corridor reads, per client IP.
     pub const EXCHANGE_RATES: Self = Self {
         name: "rates",
         limit: 120,

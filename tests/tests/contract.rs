@@ -1,6 +1,8 @@
 //! The SAM template, the local server and the OpenAPI document declare the same routes, each
 //! owned by one function; every sample event parses as Lambda would parse it and is served.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test file: failing loudly is the point
+
 use drop_testkit::{TestApp, TestResponse};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -28,7 +30,7 @@ fn template_routes() -> RouteSet {
             continue;
         };
         for (_, event) in events {
-            if event["Type"] == "HttpApi" {
+            if event["Type"] == "HttpApi" && !event["Properties"]["Path"].is_null() {
                 let p = &event["Properties"];
                 let method = p["Method"].as_str().unwrap().to_uppercase();
                 routes.insert((
@@ -86,6 +88,39 @@ fn template_local_server_and_openapi_declare_the_same_routes() {
         without_owner,
         "OpenAPI (left) and local server (right) differ"
     );
+}
+
+/// The function that answers API Gateway's `$default` route (an HttpApi event without a path).
+fn template_default_route_owners() -> Vec<String> {
+    let text = std::fs::read_to_string(repo().join("infra/template.yaml")).unwrap();
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let mut owners = Vec::new();
+    for (_, resource) in doc["Resources"].as_mapping().unwrap() {
+        let Some(events) = resource["Properties"]["Events"].as_mapping() else { continue };
+        for (_, event) in events {
+            if event["Type"] == "HttpApi" && event["Properties"]["Path"].is_null() {
+                owners.push(resource["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    owners
+}
+
+#[test]
+fn unmatched_requests_reach_exactly_one_function_that_answers_them() {
+    assert_eq!(template_default_route_owners(), vec![api_meta::FUNCTION.to_owned()]);
+}
+
+#[tokio::test]
+async fn the_default_route_answers_404_or_405_with_the_envelope() {
+    let app = TestApp::new().await;
+    let router = api_meta::gateway_router();
+    let res = app.call(&router, drop_testkit::TestRequest::get("/v1/nowhere")).await;
+    res.assert_error(http::StatusCode::NOT_FOUND, "not_found");
+    let res = app.call(&router, drop_testkit::TestRequest::new(http::Method::DELETE, "/v1/quotes")).await;
+    res.assert_error(http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    let res = app.call(&router, drop_testkit::TestRequest::get("/v1/health")).await;
+    assert_eq!(res.status, http::StatusCode::OK);
 }
 
 #[test]
@@ -151,9 +186,55 @@ async fn every_sample_event_is_parsed_as_lambda_parses_it_and_served() {
                 response.status,
                 String::from_utf8_lossy(&response.body)
             );
-            assert!(response.header("x-request-id").is_some());
+            let event: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let gateway_id = event["requestContext"]["requestId"].as_str().unwrap();
+            assert_eq!(response.header("x-request-id"), Some(gateway_id), "{}: API Gateway's id is kept", file.display());
             served += 1;
         }
     }
     assert!(served >= 5);
+}
+
+/// The tables, queues and secrets local provisioning creates are the ones the template declares.
+#[test]
+fn local_provisioning_creates_what_the_template_declares() {
+    use drop_shared::provision::{GENERATED_SECRETS, PROVIDER_SECRETS, QUEUES, TABLES};
+    let text = std::fs::read_to_string(repo().join("infra/template.yaml")).unwrap();
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let sub = |v: &serde_yaml::Value| match v {
+        serde_yaml::Value::Tagged(t) => t.value.as_str().unwrap_or_default().to_owned(),
+        other => other.as_str().unwrap_or_default().to_owned(),
+    };
+    let (mut tables, mut queues, mut secrets) = (BTreeSet::new(), BTreeMap::new(), BTreeSet::new());
+    for (_, r) in doc["Resources"].as_mapping().unwrap() {
+        let p = &r["Properties"];
+        match r["Type"].as_str().unwrap_or_default() {
+            "AWS::DynamoDB::Table" => {
+                tables.insert(sub(&p["TableName"]));
+            }
+            "AWS::SQS::Queue" => {
+                let visibility = p["VisibilityTimeout"].as_u64();
+                let receives = p["RedrivePolicy"]["maxReceiveCount"].as_u64();
+                queues.insert(sub(&p["QueueName"]), (visibility, receives));
+            }
+            "AWS::SecretsManager::Secret" => {
+                secrets.insert(sub(&p["Name"]));
+            }
+            _ => {}
+        }
+    }
+    let expected_tables: BTreeSet<_> = TABLES.iter().map(|t| format!("drop-${{Stage}}-{t}")).collect();
+    assert_eq!(tables, expected_tables);
+    for q in QUEUES {
+        let name = format!("drop-${{Stage}}-{}", q.name);
+        assert_eq!(queues.get(&name), Some(&(Some(u64::from(q.visibility_timeout_secs)), Some(u64::from(q.max_receives)))), "{name}");
+        assert!(queues.contains_key(&format!("{name}-dlq")), "{name}-dlq");
+    }
+    assert_eq!(queues.len(), 2 * QUEUES.len());
+    let expected_secrets: BTreeSet<_> = GENERATED_SECRETS
+        .iter()
+        .chain(PROVIDER_SECRETS.iter().map(|(name, _)| name))
+        .map(|s| format!("drop/${{Stage}}/{s}"))
+        .collect();
+    assert_eq!(secrets, expected_secrets);
 }

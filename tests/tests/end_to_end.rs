@@ -1,5 +1,7 @@
 //! The local API server over real HTTP, PostgreSQL and moto, as `cargo xtask dev` runs it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test file: failing loudly is the point
+
 use bytes::Bytes;
 use drop_local::LocalApi;
 use drop_testkit::TestApp;

@@ -558,7 +558,7 @@ fn stop(repo: &Repo) -> Result<(), String> {
         }
         let _ = fs::remove_file(&pid_file);
     }
-    for name in ["dev", "test"] {
+    for name in ["dev", "test", "bench"] {
         Moto::stop_leftover(repo, name);
         Postgres::stop_leftover(repo, name)?;
     }

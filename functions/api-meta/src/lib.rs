@@ -9,6 +9,18 @@ use utoipa::{OpenApi, ToSchema};
 
 pub const FUNCTION: &str = "api-meta";
 
+/// Every API function's router: the one table of who owns which route. The local server
+/// serves these; the SAM template and the OpenAPI document must declare the same routes.
+pub fn all_routers() -> Vec<Router> {
+    vec![api_rates::router(), router()]
+}
+
+/// What the Lambda serves: its own routes, and API Gateway's `$default` route — any request no
+/// function's route matched — answered with the 404 or 405 envelope.
+pub fn gateway_router() -> Router {
+    router().answering_unmatched_for(&all_routers())
+}
+
 pub fn router() -> Router {
     Router::new(FUNCTION)
         .route(RouteSpec::public(Method::GET, "/v1/health"), health)

@@ -5,7 +5,7 @@ use lambda_http::{service_fn, Error, Request};
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let state = AppState::from_env(LAMBDA_POOL_SIZE)?;
-    let router = api_meta::router();
+    let router = api_meta::gateway_router();
     lambda_http::run(service_fn(|req: Request| async {
         Ok::<_, Error>(router.handle(&state, req).await)
     }))

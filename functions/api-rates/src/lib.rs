@@ -30,7 +30,7 @@ pub fn router() -> Router {
             list_corridors,
         )
         .route(
-            RouteSpec::public(Method::POST, "/v1/quotes").limited(limit),
+            RouteSpec::public(Method::POST, "/v1/quotes").limited(RatePolicy::QUOTES),
             create_quote,
         )
 }

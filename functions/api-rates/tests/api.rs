@@ -1,5 +1,7 @@
 //! api-rates through its router, over a fresh PostgreSQL database and moto.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test file: failing loudly is the point
+
 use drop_testkit::{TestApp, TestRequest, TestResponse};
 use http::{Method, StatusCode};
 use serde_json::{json, Value};

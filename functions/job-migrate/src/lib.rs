@@ -182,34 +182,7 @@ fn migration_summary(e: &MigrationError) -> String {
     }
 }
 
-/// The error chain for the log. A PostgreSQL error contributes its SQLSTATE, message and
-/// object names, but not DETAIL/HINT/WHERE, which can quote row values (personal data).
-pub fn log_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(e) = source {
-        out.push_str(": ");
-        if let Some(db) = e
-            .downcast_ref::<tokio_postgres::Error>()
-            .and_then(|pg| pg.as_db_error())
-        {
-            out.push_str(&format!("SQLSTATE {} {}", db.code().code(), db.message()));
-            for (what, name) in [
-                ("table", db.table()),
-                ("column", db.column()),
-                ("constraint", db.constraint()),
-            ] {
-                if let Some(name) = name {
-                    out.push_str(&format!(" ({what} {name})"));
-                }
-            }
-            break;
-        }
-        out.push_str(&e.to_string());
-        source = e.source();
-    }
-    out
-}
+pub use drop_shared::error::log_chain;
 
 /// What an invocation can fail with, as the Lambda runtime reports it.
 #[derive(Debug, thiserror::Error)]

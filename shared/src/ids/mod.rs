@@ -150,11 +150,11 @@ fn last(s: &str, n: usize) -> &str {
 mod tests {
     use super::*;
 
-    /// `shared/specs/norwegian-id-test-vectors.json`, the project's cited test vectors.
+    /// `testdata/norwegian-id-test-vectors.json`, the project's cited test vectors (see its SOURCES.md).
     pub(crate) fn vectors() -> serde_json::Value {
         serde_json::from_str(include_str!(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/specs/norwegian-id-test-vectors.json"
+            "/testdata/norwegian-id-test-vectors.json"
         )))
         .unwrap()
     }

@@ -1,0 +1,122 @@
+//! Personal data at rest: the fødselsnummer is sealed with AES-256-GCM under its own key, with
+//! the owning row's id as associated data (a ciphertext moved to another row does not open),
+//! and found by a keyed HMAC-SHA-256 — never by a bare hash, which 11 digits would not survive.
+
+use crate::ids::Fodselsnummer;
+use crate::secrets::Secret;
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+use aws_lc_rs::hmac;
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    #[error("a key is not 32 bytes of hex")]
+    BadKey,
+    #[error("no randomness available")]
+    Random,
+    #[error("ciphertext does not open under this key and row")]
+    Open,
+}
+
+/// Fills `buf` from the system's secure random source.
+pub fn random_bytes(buf: &mut [u8]) -> Result<(), CryptoError> {
+    aws_lc_rs::rand::fill(buf).map_err(|_| CryptoError::Random)
+}
+
+/// A random token of `n` bytes, base64url without padding.
+pub fn random_token(n: usize) -> Result<String, CryptoError> {
+    use base64::Engine;
+    let mut buf = vec![0u8; n];
+    random_bytes(&mut buf)?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf))
+}
+
+fn key_bytes(hex_key: &Secret<String>) -> Result<[u8; 32], CryptoError> {
+    let bytes = hex::decode(hex_key.expose().trim()).map_err(|_| CryptoError::BadKey)?;
+    bytes.try_into().map_err(|_| CryptoError::BadKey)
+}
+
+/// Seals and finds national identity numbers. Build once per instance from the two secrets.
+pub struct FnrVault {
+    sealing: LessSafeKey,
+    lookup: hmac::Key,
+}
+
+impl FnrVault {
+    pub fn new(encryption_key: &Secret<String>, hmac_key: &Secret<String>) -> Result<Self, CryptoError> {
+        let unbound = UnboundKey::new(&AES_256_GCM, &key_bytes(encryption_key)?).map_err(|_| CryptoError::BadKey)?;
+        Ok(Self {
+            sealing: LessSafeKey::new(unbound),
+            lookup: hmac::Key::new(hmac::HMAC_SHA256, &key_bytes(hmac_key)?),
+        })
+    }
+
+    /// `nonce ‖ ciphertext ‖ tag`, bound to `owner` (the user row's id).
+    pub fn seal(&self, owner: Uuid, fnr: &Fodselsnummer) -> Result<Vec<u8>, CryptoError> {
+        let mut nonce = [0u8; NONCE_LEN];
+        random_bytes(&mut nonce)?;
+        let mut sealed = fnr.expose().as_bytes().to_vec();
+        self.sealing
+            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(owner.as_bytes()), &mut sealed)
+            .map_err(|_| CryptoError::Open)?;
+        Ok([nonce.as_slice(), &sealed].concat())
+    }
+
+    pub fn open(&self, owner: Uuid, sealed: &[u8]) -> Result<Fodselsnummer, CryptoError> {
+        if sealed.len() < NONCE_LEN {
+            return Err(CryptoError::Open);
+        }
+        let (nonce, rest) = sealed.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| CryptoError::Open)?;
+        let mut buf = rest.to_vec();
+        let plain = self.sealing.open_in_place(nonce, Aad::from(owner.as_bytes()), &mut buf).map_err(|_| CryptoError::Open)?;
+        let text = std::str::from_utf8(plain).map_err(|_| CryptoError::Open)?;
+        text.parse().map_err(|_| CryptoError::Open)
+    }
+
+    /// The keyed lookup hash of a number.
+    pub fn lookup_hash(&self, fnr: &Fodselsnummer) -> [u8; 32] {
+        let tag = hmac::sign(&self.lookup, fnr.expose().as_bytes());
+        let mut out = [0u8; 32];
+        out.copy_from_slice(tag.as_ref());
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vault() -> FnrVault {
+        FnrVault::new(&Secret::new("11".repeat(32)), &Secret::new("22".repeat(32))).unwrap()
+    }
+
+    #[test]
+    fn seals_opens_and_binds_the_owner() {
+        let v = vault();
+        let fnr: Fodselsnummer = "15108695088".parse().unwrap();
+        let owner = Uuid::new_v4();
+        let sealed = v.seal(owner, &fnr).unwrap();
+        assert!(!sealed.windows(11).any(|w| w == b"15108695088"));
+        assert_eq!(v.open(owner, &sealed).unwrap().expose(), "15108695088");
+        assert!(v.open(Uuid::new_v4(), &sealed).is_err(), "moved to another row");
+        let mut tampered = sealed.clone();
+        tampered[20] ^= 1;
+        assert!(v.open(owner, &tampered).is_err());
+        assert_ne!(v.seal(owner, &fnr).unwrap(), sealed, "fresh nonce each time");
+    }
+
+    #[test]
+    fn the_lookup_hash_is_keyed_and_stable() {
+        let fnr: Fodselsnummer = "15108695088".parse().unwrap();
+        assert_eq!(vault().lookup_hash(&fnr), vault().lookup_hash(&fnr));
+        let other = FnrVault::new(&Secret::new("11".repeat(32)), &Secret::new("33".repeat(32))).unwrap();
+        assert_ne!(vault().lookup_hash(&fnr), other.lookup_hash(&fnr));
+    }
+
+    #[test]
+    fn keys_must_be_32_bytes_of_hex() {
+        assert!(FnrVault::new(&Secret::new("11".repeat(16)), &Secret::new("22".repeat(32))).is_err());
+        assert!(FnrVault::new(&Secret::new("zz".repeat(32)), &Secret::new("22".repeat(32))).is_err());
+    }
+}
