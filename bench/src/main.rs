@@ -19,7 +19,11 @@ async fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("init") => init(&args[1..]).await,
         Some("load") => load(&args[1..]).await,
-        _ => Err("usage: drop-bench init BINARY... | load URL [CONNECTIONS] [SECONDS]".into()),
+        Some("token") => token(&args[1..]).await,
+        _ => Err(
+            "usage: drop-bench init BINARY... | load URL [CONNECTIONS] [SECONDS] | token API_BASE"
+                .into(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -128,6 +132,8 @@ async fn load(args: &[String]) -> Result<(), BoxError> {
     let url: http::Uri = args.first().ok_or("load: URL")?.parse()?;
     let connections: usize = args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(100);
     let seconds: u64 = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(10);
+    // An optional `Authorization` header value, e.g. `Bearer eyJ…`.
+    let authorization: Option<String> = std::env::var("DROP_BENCH_AUTHORIZATION").ok();
     let authority = url
         .authority()
         .ok_or("load: URL needs a host and port")?
@@ -136,17 +142,19 @@ async fn load(args: &[String]) -> Result<(), BoxError> {
     let deadline = Instant::now() + warmup + Duration::from_secs(seconds);
     let mut tasks = Vec::with_capacity(connections);
     for _ in 0..connections {
-        let (url, authority) = (url.clone(), authority.clone());
+        let (url, authority, authorization) =
+            (url.clone(), authority.clone(), authorization.clone());
         tasks.push(tokio::spawn(async move {
-            one_connection(url, authority, warmup, deadline).await
+            one_connection(url, authority, authorization, warmup, deadline).await
         }));
     }
-    let (mut latencies, mut failures, mut non_2xx) = (Vec::new(), 0usize, 0usize);
+    let (mut latencies, mut failures, mut non_2xx, mut sent) = (Vec::new(), 0usize, 0usize, 0usize);
     for task in tasks {
         match task.await? {
-            Ok((l, bad)) => {
+            Ok((l, bad, total)) => {
                 latencies.extend(l);
                 non_2xx += bad;
+                sent += total;
             }
             Err(_) => failures += 1,
         }
@@ -160,6 +168,7 @@ async fn load(args: &[String]) -> Result<(), BoxError> {
         ms(percentile(&latencies, 99)),
         ms(latencies.last().copied().unwrap_or_default()),
     );
+    println!("(sent {sent} requests in all, warm-up included)");
     Ok(())
 }
 
@@ -168,19 +177,24 @@ async fn load(args: &[String]) -> Result<(), BoxError> {
 async fn one_connection(
     url: http::Uri,
     authority: String,
+    authorization: Option<String>,
     warmup: Duration,
     deadline: Instant,
-) -> Result<(Vec<Duration>, usize), BoxError> {
+) -> Result<(Vec<Duration>, usize, usize), BoxError> {
     let stream = TcpStream::connect(&authority).await?;
     stream.set_nodelay(true)?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(conn);
     let measure_from = Instant::now() + warmup;
-    let (mut latencies, mut non_2xx) = (Vec::new(), 0);
+    let (mut latencies, mut non_2xx, mut sent) = (Vec::new(), 0, 0);
     while Instant::now() < deadline {
-        let req = http::Request::get(url.path_and_query().map(|p| p.as_str()).unwrap_or("/"))
-            .header(http::header::HOST, &authority)
-            .body(Empty::<Bytes>::new())?;
+        sent += 1;
+        let mut req = http::Request::get(url.path_and_query().map(|p| p.as_str()).unwrap_or("/"))
+            .header(http::header::HOST, &authority);
+        if let Some(value) = &authorization {
+            req = req.header(http::header::AUTHORIZATION, value);
+        }
+        let req = req.body(Empty::<Bytes>::new())?;
         let sent = Instant::now();
         let res = sender.send_request(req).await?;
         let ok = res.status().is_success();
@@ -190,5 +204,96 @@ async fn one_connection(
             non_2xx += usize::from(!ok);
         }
     }
-    Ok((latencies, non_2xx))
+    Ok((latencies, non_2xx, sent))
+}
+
+/// One HTTP/1.1 exchange on a fresh connection: status, `Location`, body.
+async fn exchange(
+    req: http::Request<http_body_util::Full<Bytes>>,
+) -> Result<(http::StatusCode, String, String), BoxError> {
+    let authority = req.uri().authority().ok_or("no authority")?.to_string();
+    let stream = TcpStream::connect(&authority).await?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let res = sender.send_request(req).await?;
+    let status = res.status();
+    let location = res
+        .headers()
+        .get(http::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body = String::from_utf8_lossy(&res.into_body().collect().await?.to_bytes()).into_owned();
+    Ok((status, location, body))
+}
+
+fn request(
+    method: http::Method,
+    url: &str,
+    content_type: Option<&str>,
+    body: String,
+) -> Result<http::Request<http_body_util::Full<Bytes>>, BoxError> {
+    let uri: http::Uri = url.parse()?;
+    let host = uri.authority().ok_or("no authority")?.to_string();
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"))
+        .header(http::header::HOST, host);
+    if let Some(ct) = content_type {
+        req = req.header(http::header::CONTENT_TYPE, ct);
+    }
+    let mut req = req.body(http_body_util::Full::new(Bytes::from(body)))?;
+    *req.uri_mut() = uri;
+    Ok(req)
+}
+
+/// `drop-bench token API_BASE`: signs in as the mobile app would, through the BankID sandbox's
+/// adult test person, and prints a Bearer token.
+async fn token(args: &[String]) -> Result<(), BoxError> {
+    let base = args
+        .first()
+        .ok_or("token: API_BASE")?
+        .trim_end_matches('/')
+        .to_owned();
+    let get = |url: String| async move {
+        exchange(request(http::Method::GET, &url, None, String::new())?).await
+    };
+    let (_, authorize, _) = get(format!("{base}/v1/auth/bankid/start?client=mobile")).await?;
+    let (_, _, page) = get(authorize.clone()).await?;
+    let transaction = page
+        .split("name=\"transaction\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .ok_or("no transaction on the sandbox page")?;
+    let choose = format!(
+        "{}/authorize/choose",
+        authorize.split("/authorize").next().unwrap_or_default()
+    );
+    let form = format!("transaction={transaction}&person=adult");
+    let (_, callback, _) = exchange(request(
+        http::Method::POST,
+        &choose,
+        Some("application/x-www-form-urlencoded"),
+        form,
+    )?)
+    .await?;
+    let (_, to_app, body) = get(callback).await?;
+    let code = to_app
+        .split("code=")
+        .nth(1)
+        .ok_or_else(|| format!("no code: {body}"))?;
+    let (_, _, body) = exchange(request(
+        http::Method::POST,
+        &format!("{base}/v1/auth/token"),
+        Some("application/json"),
+        format!("{{\"code\":\"{code}\"}}"),
+    )?)
+    .await?;
+    let token = body
+        .split("\"token\":\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .ok_or_else(|| format!("no token: {body}"))?;
+    println!("{token}");
+    Ok(())
 }

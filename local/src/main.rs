@@ -27,6 +27,22 @@ async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let mut config = Config::from_env()?;
     provision::prepare(&sdk, &mut config).await?;
+    let sandbox_port: u16 = std::env::var("DROP_BANKID_SANDBOX_PORT")
+        .ok()
+        .map(|p| p.parse())
+        .transpose()?
+        .unwrap_or(port + 1);
+    let sandbox = match config.bankid {
+        Some(_) => None,
+        None => {
+            provision::bankid_sandbox(
+                &sdk,
+                &mut config,
+                TcpListener::bind(("127.0.0.1", sandbox_port)).await?,
+            )
+            .await?
+        }
+    };
     let state = AppState::new(config, Aws::from_sdk(&sdk), LOCAL_POOL_SIZE);
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let routes: usize = drop_local::functions()
@@ -34,6 +50,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .map(|f| f.route_keys().len())
         .sum();
     println!("Drop API ready on http://127.0.0.1:{port} ({routes} routes; try /v1/health, /v1/corridors, /v1/openapi.json)");
+    match sandbox {
+        Some(issuer) => println!(
+            "BankID sandbox on {issuer}: sign in at http://127.0.0.1:{port}/v1/auth/bankid/start"
+        ),
+        None => println!("BankID: the provider in BANKID_ISSUER"),
+    }
     LocalApi::new(state).run(listener, shutdown_signal()).await;
     Ok(())
 }

@@ -1,10 +1,10 @@
 //! Makes the local emulator and database look like a deployed stage: the tables, queues and
 //! secrets the SAM template declares, the schema, and demo data.
 
-use drop_shared::config::{Config, DatabaseConfig, Queues};
+use drop_shared::config::{BankIdConfig, Config, DatabaseConfig, Queues};
 use drop_shared::provision::{
-    ensure_queue, ensure_secret, ensure_table, random_key_hex, set_secret, ProvisionError, GENERATED_SECRETS,
-    PROVIDER_SECRETS, QUEUES, TABLES,
+    ensure_queue, ensure_secret, ensure_table, random_key_hex, set_secret, ProvisionError,
+    GENERATED_SECRETS, PROVIDER_SECRETS, QUEUES, TABLES,
 };
 use drop_shared::{migrate, rates};
 use time::OffsetDateTime;
@@ -29,9 +29,18 @@ pub async fn prepare(
         urls.push(ensure_queue(&sqs, &format!("drop-{stage}-{}", spec.name), spec).await?);
     }
     let [payments, aml, retention] = <[String; 3]>::try_from(urls).map_err(|_| "three queues")?;
-    config.queues = Queues { payments: Some(payments), aml: Some(aml), retention: Some(retention) };
+    config.queues = Queues {
+        payments: Some(payments),
+        aml: Some(aml),
+        retention: Some(retention),
+    };
     for name in GENERATED_SECRETS {
-        ensure_secret(&secrets, &format!("{}{name}", config.secrets_prefix), &random_key_hex()?).await?;
+        ensure_secret(
+            &secrets,
+            &format!("{}{name}", config.secrets_prefix),
+            &random_key_hex()?,
+        )
+        .await?;
     }
     for (name, variable) in PROVIDER_SECRETS {
         let id = format!("{}{name}", config.secrets_prefix);
@@ -52,6 +61,44 @@ pub async fn prepare(
     drop(client);
     let _ = connection.await;
     Ok(())
+}
+
+/// Starts the BankID sandbox on `listener` and points `config` at it, unless `BANKID_ISSUER`
+/// already names a provider. Its client secret is set in the local Secrets Manager.
+pub async fn bankid_sandbox(
+    sdk: &aws_config::SdkConfig,
+    config: &mut Config,
+    listener: tokio::net::TcpListener,
+) -> Result<Option<String>, ProvisionError> {
+    if config.bankid.is_some() {
+        return Ok(None);
+    }
+    let issuer = format!("http://{}", listener.local_addr()?);
+    let client_id = "drop-local".to_owned();
+    let client_secret = random_key_hex()?;
+    let secrets = aws_sdk_secretsmanager::Client::new(sdk);
+    set_secret(
+        &secrets,
+        &format!("{}bankid-client-secret", config.secrets_prefix),
+        &client_secret,
+    )
+    .await?;
+    let sandbox = bankid_sandbox::SandboxConfig {
+        issuer: issuer.clone(),
+        client_id: client_id.clone(),
+        client_secret,
+        redirect_uris: vec![config.bankid_redirect_uri()],
+    };
+    tokio::spawn(bankid_sandbox::serve(
+        listener,
+        sandbox,
+        std::future::pending(),
+    ));
+    config.bankid = Some(BankIdConfig {
+        issuer: issuer.clone(),
+        client_id,
+    });
+    Ok(Some(issuer))
 }
 
 /// Demo exchange rates for every corridor (kept if already there).

@@ -97,22 +97,34 @@ impl Config {
                 )))
             }
         };
-        let public_url = get("DROP_PUBLIC_URL")
-            .unwrap_or_else(|| format!("http://127.0.0.1:{}", get("DROP_PORT").unwrap_or_else(|| "3001".into())));
+        let public_url = get("DROP_PUBLIC_URL").unwrap_or_else(|| {
+            format!(
+                "http://127.0.0.1:{}",
+                get("DROP_PORT").unwrap_or_else(|| "3001".into())
+            )
+        });
         let public_url = public_url.trim_end_matches('/').to_owned();
         let web_app_url = get("DROP_WEB_APP_URL").unwrap_or_else(|| format!("{public_url}/"));
         if origin_of(&web_app_url).is_none() {
-            return Err(ConfigError(format!("DROP_WEB_APP_URL={web_app_url} is not an http(s) URL")));
+            return Err(ConfigError(format!(
+                "DROP_WEB_APP_URL={web_app_url} is not an http(s) URL"
+            )));
         }
         let bankid = match (get("BANKID_ISSUER"), get("BANKID_CLIENT_ID")) {
-            (Some(issuer), Some(client_id)) => {
-                Some(BankIdConfig { issuer: issuer.trim_end_matches('/').to_owned(), client_id })
-            }
+            (Some(issuer), Some(client_id)) => Some(BankIdConfig {
+                issuer: issuer.trim_end_matches('/').to_owned(),
+                client_id,
+            }),
             (None, None) => None,
-            _ => return Err(ConfigError("set both BANKID_ISSUER and BANKID_CLIENT_ID, or neither".into())),
+            _ => {
+                return Err(ConfigError(
+                    "set both BANKID_ISSUER and BANKID_CLIENT_ID, or neither".into(),
+                ))
+            }
         };
         Ok(Self {
-            login_table: get("DROP_LOGIN_TABLE").unwrap_or_else(|| format!("drop-{stage}-oidc-state")),
+            login_table: get("DROP_LOGIN_TABLE")
+                .unwrap_or_else(|| format!("drop-{stage}-oidc-state")),
             public_url,
             web_app_url,
             bankid,
@@ -146,7 +158,9 @@ impl Config {
 
 /// `https://app.example/path` → `https://app.example`.
 fn origin_of(url: &str) -> Option<&str> {
-    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
     let host_len = rest.find('/').unwrap_or(rest.len());
     if host_len == 0 {
         return None;
@@ -192,14 +206,32 @@ mod tests {
     #[test]
     fn public_urls_and_the_web_origin() {
         let c = from(&[("DATABASE_URL", "x"), ("DROP_PORT", "4000")]).unwrap();
-        assert_eq!(c.bankid_redirect_uri(), "http://127.0.0.1:4000/v1/auth/bankid/callback");
+        assert_eq!(
+            c.bankid_redirect_uri(),
+            "http://127.0.0.1:4000/v1/auth/bankid/callback"
+        );
         assert_eq!(c.web_origin(), "http://127.0.0.1:4000");
-        let c = from(&[("DATABASE_URL", "x"), ("DROP_WEB_APP_URL", "https://app.drop.no/welcome")]).unwrap();
+        let c = from(&[
+            ("DATABASE_URL", "x"),
+            ("DROP_WEB_APP_URL", "https://app.drop.no/welcome"),
+        ])
+        .unwrap();
         assert_eq!(c.web_origin(), "https://app.drop.no");
         assert!(from(&[("DATABASE_URL", "x"), ("DROP_WEB_APP_URL", "drop.no")]).is_err());
         assert!(from(&[("DATABASE_URL", "x"), ("BANKID_ISSUER", "https://idp")]).is_err());
-        let c = from(&[("DATABASE_URL", "x"), ("BANKID_ISSUER", "https://idp/"), ("BANKID_CLIENT_ID", "drop")]).unwrap();
-        assert_eq!(c.bankid, Some(BankIdConfig { issuer: "https://idp".into(), client_id: "drop".into() }));
+        let c = from(&[
+            ("DATABASE_URL", "x"),
+            ("BANKID_ISSUER", "https://idp/"),
+            ("BANKID_CLIENT_ID", "drop"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.bankid,
+            Some(BankIdConfig {
+                issuer: "https://idp".into(),
+                client_id: "drop".into()
+            })
+        );
     }
 
     #[test]

@@ -43,8 +43,12 @@ pub struct FnrVault {
 }
 
 impl FnrVault {
-    pub fn new(encryption_key: &Secret<String>, hmac_key: &Secret<String>) -> Result<Self, CryptoError> {
-        let unbound = UnboundKey::new(&AES_256_GCM, &key_bytes(encryption_key)?).map_err(|_| CryptoError::BadKey)?;
+    pub fn new(
+        encryption_key: &Secret<String>,
+        hmac_key: &Secret<String>,
+    ) -> Result<Self, CryptoError> {
+        let unbound = UnboundKey::new(&AES_256_GCM, &key_bytes(encryption_key)?)
+            .map_err(|_| CryptoError::BadKey)?;
         Ok(Self {
             sealing: LessSafeKey::new(unbound),
             lookup: hmac::Key::new(hmac::HMAC_SHA256, &key_bytes(hmac_key)?),
@@ -57,7 +61,11 @@ impl FnrVault {
         random_bytes(&mut nonce)?;
         let mut sealed = fnr.expose().as_bytes().to_vec();
         self.sealing
-            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(owner.as_bytes()), &mut sealed)
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(owner.as_bytes()),
+                &mut sealed,
+            )
             .map_err(|_| CryptoError::Open)?;
         Ok([nonce.as_slice(), &sealed].concat())
     }
@@ -69,7 +77,10 @@ impl FnrVault {
         let (nonce, rest) = sealed.split_at(NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| CryptoError::Open)?;
         let mut buf = rest.to_vec();
-        let plain = self.sealing.open_in_place(nonce, Aad::from(owner.as_bytes()), &mut buf).map_err(|_| CryptoError::Open)?;
+        let plain = self
+            .sealing
+            .open_in_place(nonce, Aad::from(owner.as_bytes()), &mut buf)
+            .map_err(|_| CryptoError::Open)?;
         let text = std::str::from_utf8(plain).map_err(|_| CryptoError::Open)?;
         text.parse().map_err(|_| CryptoError::Open)
     }
@@ -99,24 +110,36 @@ mod tests {
         let sealed = v.seal(owner, &fnr).unwrap();
         assert!(!sealed.windows(11).any(|w| w == b"15108695088"));
         assert_eq!(v.open(owner, &sealed).unwrap().expose(), "15108695088");
-        assert!(v.open(Uuid::new_v4(), &sealed).is_err(), "moved to another row");
+        assert!(
+            v.open(Uuid::new_v4(), &sealed).is_err(),
+            "moved to another row"
+        );
         let mut tampered = sealed.clone();
         tampered[20] ^= 1;
         assert!(v.open(owner, &tampered).is_err());
-        assert_ne!(v.seal(owner, &fnr).unwrap(), sealed, "fresh nonce each time");
+        assert_ne!(
+            v.seal(owner, &fnr).unwrap(),
+            sealed,
+            "fresh nonce each time"
+        );
     }
 
     #[test]
     fn the_lookup_hash_is_keyed_and_stable() {
         let fnr: Fodselsnummer = "15108695088".parse().unwrap();
         assert_eq!(vault().lookup_hash(&fnr), vault().lookup_hash(&fnr));
-        let other = FnrVault::new(&Secret::new("11".repeat(32)), &Secret::new("33".repeat(32))).unwrap();
+        let other =
+            FnrVault::new(&Secret::new("11".repeat(32)), &Secret::new("33".repeat(32))).unwrap();
         assert_ne!(vault().lookup_hash(&fnr), other.lookup_hash(&fnr));
     }
 
     #[test]
     fn keys_must_be_32_bytes_of_hex() {
-        assert!(FnrVault::new(&Secret::new("11".repeat(16)), &Secret::new("22".repeat(32))).is_err());
-        assert!(FnrVault::new(&Secret::new("zz".repeat(32)), &Secret::new("22".repeat(32))).is_err());
+        assert!(
+            FnrVault::new(&Secret::new("11".repeat(16)), &Secret::new("22".repeat(32))).is_err()
+        );
+        assert!(
+            FnrVault::new(&Secret::new("zz".repeat(32)), &Secret::new("22".repeat(32))).is_err()
+        );
     }
 }

@@ -78,7 +78,10 @@ impl Db {
                 let s: RdsSecret =
                     serde_json::from_str(raw.expose()).map_err(DbError::SecretShape)?;
                 let mut c = tokio_postgres::Config::new();
-                let host = host_override.as_deref().or(s.host.as_deref()).ok_or(DbError::NoHost)?;
+                let host = host_override
+                    .as_deref()
+                    .or(s.host.as_deref())
+                    .ok_or(DbError::NoHost)?;
                 c.host(host)
                     .port(s.port.unwrap_or(5432))
                     .user(&s.username)

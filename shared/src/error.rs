@@ -24,6 +24,12 @@ pub enum ErrorCode {
     IdempotencyKeyReused,
     Unauthorized,
     Forbidden,
+    OriginMismatch,
+    AccountBlocked,
+    Underage,
+    InvalidLoginState,
+    LoginFailed,
+    InvalidCode,
     NotFound,
     MethodNotAllowed,
     Conflict,
@@ -35,7 +41,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 26] = [
         Self::InvalidJson,
         Self::UnsupportedMediaType,
         Self::PayloadTooLarge,
@@ -48,6 +54,12 @@ impl ErrorCode {
         Self::IdempotencyKeyReused,
         Self::Unauthorized,
         Self::Forbidden,
+        Self::OriginMismatch,
+        Self::AccountBlocked,
+        Self::Underage,
+        Self::InvalidLoginState,
+        Self::LoginFailed,
+        Self::InvalidCode,
         Self::NotFound,
         Self::MethodNotAllowed,
         Self::Conflict,
@@ -72,6 +84,12 @@ impl ErrorCode {
             Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
+            Self::OriginMismatch => "origin_mismatch",
+            Self::AccountBlocked => "account_blocked",
+            Self::Underage => "underage",
+            Self::InvalidLoginState => "invalid_login_state",
+            Self::LoginFailed => "login_failed",
+            Self::InvalidCode => "invalid_code",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict => "conflict",
@@ -95,8 +113,11 @@ impl ErrorCode {
             | Self::UnknownCorridor
             | Self::QuoteExpired
             | Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Unauthorized | Self::LoginFailed => StatusCode::UNAUTHORIZED,
+            Self::Forbidden | Self::OriginMismatch | Self::AccountBlocked | Self::Underage => {
+                StatusCode::FORBIDDEN
+            }
+            Self::InvalidLoginState | Self::InvalidCode => StatusCode::BAD_REQUEST,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict => StatusCode::CONFLICT,
@@ -124,6 +145,14 @@ impl ErrorCode {
             }
             Self::Unauthorized => "Sign in to continue.",
             Self::Forbidden => "You are not allowed to do this.",
+            Self::OriginMismatch => "This request must come from the Drop web app.",
+            Self::AccountBlocked => "This account is blocked; contact Drop's support.",
+            Self::Underage => "You must be 18 or older to use Drop.",
+            Self::InvalidLoginState => {
+                "This sign-in is unknown, expired or already used; start again."
+            }
+            Self::LoginFailed => "BankID sign-in could not be completed; start again.",
+            Self::InvalidCode => "This sign-in code is unknown, expired or already used.",
             Self::NotFound => "Not found.",
             Self::MethodNotAllowed => "This method is not allowed on this resource.",
             Self::Conflict => "The request conflicts with the current state.",
@@ -247,7 +276,10 @@ impl ApiError {
 
     /// The cause chain, outermost first, for the log only (see [`chain_parts`]).
     pub fn cause_chain(&self) -> Vec<String> {
-        self.source.as_deref().map(|e| chain_parts(e)).unwrap_or_default()
+        self.source
+            .as_deref()
+            .map(|e| chain_parts(e))
+            .unwrap_or_default()
     }
 }
 
@@ -258,9 +290,16 @@ pub fn chain_parts(err: &(dyn StdError + 'static)) -> Vec<String> {
     let mut parts = Vec::new();
     let mut next = Some(err);
     while let Some(e) = next {
-        if let Some(db) = e.downcast_ref::<tokio_postgres::Error>().and_then(|pg| pg.as_db_error()) {
+        if let Some(db) = e
+            .downcast_ref::<tokio_postgres::Error>()
+            .and_then(|pg| pg.as_db_error())
+        {
             let mut text = format!("SQLSTATE {} {}", db.code().code(), db.message());
-            for (what, name) in [("table", db.table()), ("column", db.column()), ("constraint", db.constraint())] {
+            for (what, name) in [
+                ("table", db.table()),
+                ("column", db.column()),
+                ("constraint", db.constraint()),
+            ] {
                 if let Some(name) = name {
                     text.push_str(&format!(" ({what} {name})"));
                 }
@@ -310,7 +349,9 @@ impl From<tokio_postgres::Error> for ApiError {
     /// passing fault the client may retry; anything else is ours.
     fn from(err: tokio_postgres::Error) -> Self {
         if err.is_closed() {
-            Self::new(ErrorCode::ServiceUnavailable).with_retry_after(1).with_source(err)
+            Self::new(ErrorCode::ServiceUnavailable)
+                .with_retry_after(1)
+                .with_source(err)
         } else {
             Self::internal(err)
         }
@@ -322,7 +363,9 @@ impl From<crate::db::DbError> for ApiError {
     fn from(err: crate::db::DbError) -> Self {
         match err {
             crate::db::DbError::Pool(_) | crate::db::DbError::Secret(_) => {
-                Self::new(ErrorCode::ServiceUnavailable).with_retry_after(1).with_source(err)
+                Self::new(ErrorCode::ServiceUnavailable)
+                    .with_retry_after(1)
+                    .with_source(err)
             }
             other => Self::internal(other),
         }
@@ -354,6 +397,39 @@ impl From<crate::quote::PricingError> for ApiError {
             }
             E::RateMismatch { .. } | E::BadRate => Self::internal(err),
         }
+    }
+}
+
+impl From<crate::limits::LimitError> for ApiError {
+    fn from(err: crate::limits::LimitError) -> Self {
+        Self::msg(ErrorCode::AmountOutOfRange, format!("The {err}."))
+    }
+}
+
+impl From<crate::oidc::OidcError> for ApiError {
+    /// The provider being down is a 503; a sign-in that does not verify is the user's to
+    /// restart (401 `login_failed`, the reason in the details); our own setup failing is a 500.
+    fn from(err: crate::oidc::OidcError) -> Self {
+        use crate::oidc::OidcError as E;
+        let reason = match &err {
+            E::Provider(_) | E::BadProviderResponse { .. } => {
+                return Self::new(ErrorCode::ProviderUnavailable)
+                    .with_retry_after(30)
+                    .with_source(err)
+            }
+            E::ClientRejected { .. } | E::Random => return Self::internal(err),
+            E::TokenRejected { .. } => "code_rejected",
+            E::InvalidIdToken(_) => "invalid_id_token",
+            E::InvalidUserinfo(_) => "invalid_userinfo",
+            E::MissingClaim(_) => "missing_claim",
+            E::InvalidClaim(_) => "invalid_claim",
+            E::InvalidNationalId(_) => "invalid_national_id",
+            E::AuthorizationFailed { .. } => "cancelled_or_refused",
+            E::InvalidAuthorizationResponse(_) => "invalid_callback",
+        };
+        Self::new(ErrorCode::LoginFailed)
+            .with_detail(ErrorDetail::new("bankid", reason, "BankID sign-in failed."))
+            .with_source(err)
     }
 }
 

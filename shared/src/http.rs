@@ -5,6 +5,7 @@
 //! server and the tests all call [`Router::handle`] with a `lambda_http::Request`, so an
 //! API Gateway event, a local HTTP request and a test request take the same path.
 
+use crate::auth::{authenticate, Access, Principal, Role};
 use crate::error::{ApiError, ErrorCode, ErrorDetail};
 use crate::rate_limit::{Decision, RatePolicy};
 use crate::state::AppState;
@@ -34,6 +35,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 struct Route {
     method: Method,
     path: &'static str,
+    access: Access,
     rate_limit: Option<RatePolicy>,
     handler: Handler,
 }
@@ -44,7 +46,7 @@ pub struct Router {
     routes: Vec<Route>,
     /// Routes other functions own, so that an unmatched request is told 405 rather than 404
     /// when its path exists with another method (API Gateway's `$default` route).
-    elsewhere: Vec<RouteKey>,
+    elsewhere: Vec<String>,
 }
 
 /// A route as other parts of the system see it (SAM template, OpenAPI, local server).
@@ -64,15 +66,34 @@ impl std::fmt::Display for RouteKey {
 pub struct RouteSpec {
     pub method: Method,
     pub path: &'static str,
+    pub access: Access,
     pub rate_limit: Option<RatePolicy>,
 }
 
 impl RouteSpec {
+    /// Anyone may call it.
     pub fn public(method: Method, path: &'static str) -> Self {
         Self {
             method,
             path,
+            access: Access::Public,
             rate_limit: None,
+        }
+    }
+
+    /// Only a signed-in user may call it.
+    pub fn signed_in(method: Method, path: &'static str) -> Self {
+        Self {
+            access: Access::SignedIn(Role::User),
+            ..Self::public(method, path)
+        }
+    }
+
+    /// Only a signed-in user holding `role` may call it.
+    pub fn for_role(method: Method, path: &'static str, role: Role) -> Self {
+        Self {
+            access: Access::SignedIn(role),
+            ..Self::public(method, path)
         }
     }
 
@@ -84,12 +105,18 @@ impl RouteSpec {
 
 impl Router {
     pub fn new(function: &'static str) -> Self {
-        Self { function, routes: Vec::new(), elsewhere: Vec::new() }
+        Self {
+            function,
+            routes: Vec::new(),
+            elsewhere: Vec::new(),
+        }
     }
 
     /// Makes this router the answer for requests no function claims: it knows `others`' routes.
-    pub fn answering_unmatched_for(mut self, others: &[Router]) -> Self {
-        self.elsewhere = others.iter().flat_map(Router::route_keys).collect();
+    /// `paths` are the path templates of every route (from the OpenAPI document, so that no
+    /// other function's handlers are linked in).
+    pub fn answering_unmatched_for(mut self, paths: impl IntoIterator<Item = String>) -> Self {
+        self.elsewhere = paths.into_iter().collect();
         self
     }
 
@@ -105,6 +132,7 @@ impl Router {
         self.routes.push(Route {
             method: spec.method,
             path: spec.path,
+            access: spec.access,
             rate_limit: spec.rate_limit,
             handler: Box::new(move |state, req| Box::pin(handler(state, req))),
         });
@@ -177,7 +205,11 @@ impl Router {
             }
         }
         let Some((route, params)) = found else {
-            let path_matched = path_matched || self.elsewhere.iter().any(|k| match_path(k.path, &path).is_some());
+            let path_matched = path_matched
+                || self
+                    .elsewhere
+                    .iter()
+                    .any(|template| match_path(template, &path).is_some());
             let code = if path_matched {
                 ErrorCode::MethodNotAllowed
             } else {
@@ -186,9 +218,12 @@ impl Router {
             return (None, Err(ApiError::new(code)));
         };
         let result = async {
-            let api_req = ApiRequest::from_lambda(req, params, request_id)?;
+            let mut api_req = ApiRequest::from_lambda(req, params, request_id)?;
             if let Some(policy) = route.rate_limit {
-                let subject = api_req.client_ip.map(rate_limit_subject).unwrap_or_else(|| "unknown".into());
+                let subject = api_req
+                    .client_ip
+                    .map(rate_limit_subject)
+                    .unwrap_or_else(|| "unknown".into());
                 if let Decision::Limited { retry_after_secs } =
                     state.rate_limiter.check(policy, &subject).await
                 {
@@ -196,6 +231,9 @@ impl Router {
                         ApiError::new(ErrorCode::RateLimited).with_retry_after(retry_after_secs)
                     );
                 }
+            }
+            if let Access::SignedIn(role) = route.access {
+                api_req.principal = Some(authenticate(state, &api_req, role).await?);
             }
             (route.handler)(state.clone(), api_req).await
         }
@@ -205,7 +243,7 @@ impl Router {
 }
 
 /// Matches `/v1/recipients/{id}` against a concrete path, returning the parameters.
-fn match_path(template: &'static str, path: &str) -> Option<Vec<(&'static str, String)>> {
+fn match_path<'t>(template: &'t str, path: &str) -> Option<Vec<(&'t str, String)>> {
     let mut params = Vec::new();
     let mut t = template.split('/');
     let mut p = path.split('/');
@@ -315,6 +353,22 @@ pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Res
     response
 }
 
+/// A `302 Found` to `location`, optionally setting a cookie.
+pub fn redirect(location: &str, set_cookie: Option<&str>) -> HandlerResult {
+    let mut response = http::Response::new(Body::Empty);
+    *response.status_mut() = StatusCode::FOUND;
+    let value = |v: &str| HeaderValue::from_str(v).map_err(ApiError::internal);
+    response
+        .headers_mut()
+        .insert(http::header::LOCATION, value(location)?);
+    if let Some(cookie) = set_cookie {
+        response
+            .headers_mut()
+            .insert(http::header::SET_COOKIE, value(cookie)?);
+    }
+    Ok(response)
+}
+
 pub fn ok_json<T: Serialize + ?Sized>(body: &T) -> HandlerResult {
     Ok(json_response(StatusCode::OK, body))
 }
@@ -326,10 +380,14 @@ pub struct ApiRequest {
     pub path: String,
     pub headers: HeaderMap,
     pub query: Vec<(String, String)>,
+    /// The query string as sent, for parsers with their own rules (OAuth callbacks).
+    pub raw_query: Option<String>,
     pub body: Bytes,
     pub path_params: Vec<(&'static str, String)>,
     pub request_id: String,
     pub client_ip: Option<IpAddr>,
+    /// The signed-in caller, on routes that require one.
+    pub principal: Option<Principal>,
 }
 
 impl ApiRequest {
@@ -349,6 +407,7 @@ impl ApiRequest {
             .query()
             .map(form_urlencoded_pairs)
             .unwrap_or_default();
+        let raw_query = req.uri().query().map(str::to_owned);
         let (parts, body) = req.into_parts();
         let declared_len = parts
             .headers
@@ -372,10 +431,12 @@ impl ApiRequest {
             path: parts.uri.path().to_owned(),
             headers: parts.headers,
             query,
+            raw_query,
             body,
             path_params,
             request_id: request_id.to_owned(),
             client_ip,
+            principal: None,
         })
     }
 
@@ -427,7 +488,10 @@ impl ApiRequest {
 /// A stable code and a message for serde's complaint about a field, without the client's
 /// value (serde quotes it: `invalid type: string "…"`), which may be personal data.
 fn field_problem(serde_message: &str) -> (&'static str, String) {
-    let message = serde_message.split(" at line").next().unwrap_or(serde_message);
+    let message = serde_message
+        .split(" at line")
+        .next()
+        .unwrap_or(serde_message);
     if let Some(rest) = message.strip_prefix("missing field ") {
         return ("missing", format!("The field {rest} is required."));
     }
@@ -510,19 +574,35 @@ mod tests {
         let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
         let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
         assert_eq!(rate_limit_subject(a), rate_limit_subject(b));
-        assert_eq!(rate_limit_subject("2001:db8:1:2::1".parse().unwrap()), "2001:db8:1:2::/64");
-        assert_eq!(rate_limit_subject("::ffff:192.0.2.1".parse().unwrap()), "192.0.2.1");
-        assert_eq!(rate_limit_subject("192.0.2.1".parse().unwrap()), "192.0.2.1");
+        assert_eq!(
+            rate_limit_subject("2001:db8:1:2::1".parse().unwrap()),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(
+            rate_limit_subject("::ffff:192.0.2.1".parse().unwrap()),
+            "192.0.2.1"
+        );
+        assert_eq!(
+            rate_limit_subject("192.0.2.1".parse().unwrap()),
+            "192.0.2.1"
+        );
     }
 
     #[test]
     fn field_problems_never_quote_the_value() {
-        let (code, msg) = field_problem(r#"invalid type: string "15108695088", expected u32 at line 1 column 20"#);
+        let (code, msg) = field_problem(
+            r#"invalid type: string "15108695088", expected u32 at line 1 column 20"#,
+        );
         assert_eq!((code, msg.as_str()), ("invalid", "Expected u32."));
         assert_eq!(field_problem("missing field `send_amount`").0, "missing");
         let (code, msg) = field_problem("unknown field `fee`, expected one of `a`, `b`");
-        assert_eq!((code, msg.as_str()), ("unknown_field", "The field `fee` is not allowed."));
-        assert!(!field_problem(r#"unknown variant `secret-value`"#).1.contains("secret"));
+        assert_eq!(
+            (code, msg.as_str()),
+            ("unknown_field", "The field `fee` is not allowed.")
+        );
+        assert!(!field_problem(r#"unknown variant `secret-value`"#)
+            .1
+            .contains("secret"));
     }
 
     #[test]

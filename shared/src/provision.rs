@@ -12,7 +12,12 @@ use std::collections::HashMap;
 pub type ProvisionError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The DynamoDB tables the template declares, as `drop-{stage}-{suffix}`.
-pub const TABLES: [&str; 4] = ["rate-limits", "webhook-dedup", "oidc-state", "balance-cache"];
+pub const TABLES: [&str; 4] = [
+    "rate-limits",
+    "webhook-dedup",
+    "oidc-state",
+    "balance-cache",
+];
 
 /// A queue the template declares as `drop-{stage}-{name}`, with its `-dlq`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,9 +28,21 @@ pub struct QueueSpec {
 }
 
 pub const QUEUES: [QueueSpec; 3] = [
-    QueueSpec { name: "payments", visibility_timeout_secs: 180, max_receives: 5 },
-    QueueSpec { name: "aml", visibility_timeout_secs: 180, max_receives: 5 },
-    QueueSpec { name: "retention", visibility_timeout_secs: 720, max_receives: 5 },
+    QueueSpec {
+        name: "payments",
+        visibility_timeout_secs: 180,
+        max_receives: 5,
+    },
+    QueueSpec {
+        name: "aml",
+        visibility_timeout_secs: 180,
+        max_receives: 5,
+    },
+    QueueSpec {
+        name: "retention",
+        visibility_timeout_secs: 720,
+        max_receives: 5,
+    },
 ];
 
 /// Secrets Drop generates itself (random keys), named `drop/{stage}/{name}`.
@@ -86,7 +103,11 @@ pub async fn ensure_table(
 }
 
 /// Queue `name` as `spec` describes it, with its dead-letter queue `{name}-dlq`; returns its URL.
-pub async fn ensure_queue(sqs: &aws_sdk_sqs::Client, name: &str, spec: QueueSpec) -> Result<String, ProvisionError> {
+pub async fn ensure_queue(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    spec: QueueSpec,
+) -> Result<String, ProvisionError> {
     let dlq_url = sqs
         .create_queue()
         .queue_name(format!("{name}-dlq"))
@@ -103,10 +124,16 @@ pub async fn ensure_queue(sqs: &aws_sdk_sqs::Client, name: &str, spec: QueueSpec
         .attributes
         .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
         .ok_or("the dead-letter queue has no ARN")?;
-    let redrive = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{}"}}"#, spec.max_receives);
+    let redrive = format!(
+        r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{}"}}"#,
+        spec.max_receives
+    );
     let attributes = HashMap::from([
         (QueueAttributeName::RedrivePolicy, redrive),
-        (QueueAttributeName::VisibilityTimeout, spec.visibility_timeout_secs.to_string()),
+        (
+            QueueAttributeName::VisibilityTimeout,
+            spec.visibility_timeout_secs.to_string(),
+        ),
     ]);
     let url = sqs
         .create_queue()
@@ -137,11 +164,25 @@ pub async fn ensure_secret(
 }
 
 /// Sets a secret to `value`, creating it if needed (values given by the caller win).
-pub async fn set_secret(secrets: &aws_sdk_secretsmanager::Client, id: &str, value: &str) -> Result<(), ProvisionError> {
+pub async fn set_secret(
+    secrets: &aws_sdk_secretsmanager::Client,
+    id: &str,
+    value: &str,
+) -> Result<(), ProvisionError> {
     if secrets.describe_secret().secret_id(id).send().await.is_ok() {
-        secrets.put_secret_value().secret_id(id).secret_string(value).send().await?;
+        secrets
+            .put_secret_value()
+            .secret_id(id)
+            .secret_string(value)
+            .send()
+            .await?;
     } else {
-        secrets.create_secret().name(id).secret_string(value).send().await?;
+        secrets
+            .create_secret()
+            .name(id)
+            .secret_string(value)
+            .send()
+            .await?;
     }
     Ok(())
 }

@@ -35,7 +35,11 @@ impl RatePolicy {
         window_secs: 60,
     };
     /// Quotes (each one is stored), per client IP.
-    pub const QUOTES: Self = Self { name: "quotes", limit: 30, window_secs: 60 };
+    pub const QUOTES: Self = Self {
+        name: "quotes",
+        limit: 30,
+        window_secs: 60,
+    };
     /// Public exchange-rate and corridor reads, per client IP.
     pub const EXCHANGE_RATES: Self = Self {
         name: "rates",

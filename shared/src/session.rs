@@ -49,7 +49,13 @@ pub struct SessionClaims {
 impl SessionClaims {
     pub fn new(user: Uuid, jti: Uuid, kind: SessionKind, now: OffsetDateTime) -> Self {
         let exp = now + kind.lifetime();
-        Self { sub: user, jti, iat: now.unix_timestamp(), exp: exp.unix_timestamp(), kind }
+        Self {
+            sub: user,
+            jti,
+            iat: now.unix_timestamp(),
+            exp: exp.unix_timestamp(),
+            kind,
+        }
     }
 
     pub fn expires_at(&self) -> OffsetDateTime {
@@ -77,11 +83,15 @@ impl SessionKeys {
         if bytes.len() < 32 {
             return Err(SessionError::WeakKey);
         }
-        Ok(Self { encoding: EncodingKey::from_secret(bytes), decoding: DecodingKey::from_secret(bytes) })
+        Ok(Self {
+            encoding: EncodingKey::from_secret(bytes),
+            decoding: DecodingKey::from_secret(bytes),
+        })
     }
 
     pub fn issue(&self, claims: &SessionClaims) -> Result<String, SessionError> {
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding).map_err(SessionError::Invalid)
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+            .map_err(SessionError::Invalid)
     }
 
     /// The claims of a token signed with this key, HS256 only, not expired.
@@ -97,7 +107,10 @@ impl SessionKeys {
 
 /// The `Set-Cookie` value carrying a web session.
 pub fn session_cookie(token: &str, max_age: Duration) -> String {
-    format!("{COOKIE}={token}; Path=/; Max-Age={}; HttpOnly; Secure; SameSite=Lax", max_age.whole_seconds())
+    format!(
+        "{COOKIE}={token}; Path=/; Max-Age={}; HttpOnly; Secure; SameSite=Lax",
+        max_age.whole_seconds()
+    )
 }
 
 /// The `Set-Cookie` value that removes the web session cookie.
@@ -117,21 +130,41 @@ mod tests {
     #[test]
     fn issues_and_verifies() {
         let k = keys(&"k".repeat(64));
-        let claims = SessionClaims::new(Uuid::new_v4(), Uuid::new_v4(), SessionKind::Web, OffsetDateTime::now_utc());
+        let claims = SessionClaims::new(
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            SessionKind::Web,
+            OffsetDateTime::now_utc(),
+        );
         assert_eq!(k.verify(&k.issue(&claims).unwrap()).unwrap(), claims);
         assert_eq!(claims.exp - claims.iat, 86_400);
-        let mobile = SessionClaims::new(Uuid::new_v4(), Uuid::new_v4(), SessionKind::Mobile, OffsetDateTime::now_utc());
+        let mobile = SessionClaims::new(
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            SessionKind::Mobile,
+            OffsetDateTime::now_utc(),
+        );
         assert_eq!(mobile.exp - mobile.iat, 7 * 86_400);
     }
 
     #[test]
     fn refuses_other_keys_expiry_tampering_and_alg_none() {
         let k = keys(&"k".repeat(64));
-        let claims = SessionClaims::new(Uuid::new_v4(), Uuid::new_v4(), SessionKind::Web, OffsetDateTime::now_utc());
+        let claims = SessionClaims::new(
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            SessionKind::Web,
+            OffsetDateTime::now_utc(),
+        );
         let token = k.issue(&claims).unwrap();
         assert!(keys(&"x".repeat(64)).verify(&token).is_err());
 
-        let expired = SessionClaims::new(Uuid::new_v4(), Uuid::new_v4(), SessionKind::Web, OffsetDateTime::now_utc() - Duration::days(2));
+        let expired = SessionClaims::new(
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            SessionKind::Web,
+            OffsetDateTime::now_utc() - Duration::days(2),
+        );
         assert!(k.verify(&k.issue(&expired).unwrap()).is_err());
 
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -139,7 +172,9 @@ mod tests {
         let mut forged = claims.clone();
         forged.sub = Uuid::new_v4();
         let body = b64.encode(serde_json::to_vec(&forged).unwrap());
-        assert!(k.verify(&format!("{}.{}.{}", parts[0], body, parts[2])).is_err());
+        assert!(k
+            .verify(&format!("{}.{}.{}", parts[0], body, parts[2]))
+            .is_err());
         let none_header = b64.encode(br#"{"alg":"none","typ":"JWT"}"#);
         assert!(k.verify(&format!("{none_header}.{}.", parts[1])).is_err());
     }
@@ -152,7 +187,10 @@ mod tests {
     #[test]
     fn cookies_are_http_only_secure_and_lax() {
         let c = session_cookie("t", Duration::hours(24));
-        assert_eq!(c, "drop_token=t; Path=/; Max-Age=86400; HttpOnly; Secure; SameSite=Lax");
+        assert_eq!(
+            c,
+            "drop_token=t; Path=/; Max-Age=86400; HttpOnly; Secure; SameSite=Lax"
+        );
         assert!(cleared_cookie().contains("Max-Age=0"));
     }
 }

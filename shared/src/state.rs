@@ -5,12 +5,19 @@
 
 use crate::aws::Aws;
 use crate::config::Config;
+use crate::crypto::FnrVault;
 use crate::db::Db;
+use crate::error::{ApiError, ErrorCode};
+use crate::login::LoginStore;
+use crate::oidc::OidcClient;
+use crate::outbound::RetryPolicy;
 use crate::quote::PricingPolicy;
 use crate::rate_limit::RateLimiter;
 use crate::rates::RateBoard;
 use crate::secrets::SecretStore;
+use crate::session::SessionKeys;
 use std::sync::Arc;
+use tokio::sync::OnceCell;
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -23,6 +30,9 @@ pub struct Inner {
     pub rate_limiter: RateLimiter,
     pub pricing: PricingPolicy,
     pub rate_board: RateBoard,
+    pub logins: LoginStore,
+    bankid: OnceCell<OidcClient>,
+    fnr_vault: OnceCell<FnrVault>,
 }
 
 impl std::ops::Deref for AppState {
@@ -58,6 +68,7 @@ impl AppState {
             ..PricingPolicy::default()
         };
         let rate_board = RateBoard::new(RATE_BOARD_TTL);
+        let logins = LoginStore::new(aws.clone(), config.login_table.clone());
         Self(Arc::new(Inner {
             db,
             secrets,
@@ -65,7 +76,82 @@ impl AppState {
             rate_limiter,
             pricing,
             rate_board,
+            logins,
+            bankid: OnceCell::new(),
+            fnr_vault: OnceCell::new(),
             config,
         }))
+    }
+}
+
+fn secret_unavailable(err: crate::secrets::SecretError) -> ApiError {
+    ApiError::new(ErrorCode::ServiceUnavailable)
+        .with_retry_after(1)
+        .with_source(err)
+}
+
+impl AppState {
+    /// The BankID client, built on first use with the client secret from Secrets Manager.
+    pub async fn bankid(&self) -> Result<&OidcClient, ApiError> {
+        let config = self.config.bankid.as_ref().ok_or_else(|| {
+            ApiError::msg(
+                ErrorCode::ServiceUnavailable,
+                "BankID sign-in is not configured.",
+            )
+        })?;
+        self.bankid
+            .get_or_try_init(|| async {
+                let secret = self
+                    .secrets
+                    .get("bankid-client-secret")
+                    .await
+                    .map_err(secret_unavailable)?;
+                // A person is waiting, and API Gateway gives up after 29 s: a sign-in makes up
+                // to four provider calls, so each gets 3 s and one retry.
+                let interactive = RetryPolicy {
+                    max_retries: 1,
+                    timeout: std::time::Duration::from_secs(3),
+                    ..RetryPolicy::default()
+                };
+                Ok::<_, ApiError>(
+                    OidcClient::new(
+                        config.issuer.clone(),
+                        config.client_id.clone(),
+                        secret,
+                        self.config.bankid_redirect_uri(),
+                    )
+                    .with_retry_policy(interactive),
+                )
+            })
+            .await
+    }
+
+    /// The fødselsnummer vault, built on first use from its two keys.
+    pub async fn fnr_vault(&self) -> Result<&FnrVault, ApiError> {
+        self.fnr_vault
+            .get_or_try_init(|| async {
+                let keys = self
+                    .secrets
+                    .get_many(&["fnr-encryption-key", "fnr-hmac-key"])
+                    .await
+                    .map_err(secret_unavailable)?;
+                match keys.as_slice() {
+                    [encryption, hmac] => {
+                        FnrVault::new(encryption, hmac).map_err(ApiError::internal)
+                    }
+                    _ => Err(ApiError::msg(ErrorCode::Internal, "fødselsnummer keys")),
+                }
+            })
+            .await
+    }
+
+    /// The keys that sign and check session tokens.
+    pub async fn session_keys(&self) -> Result<SessionKeys, ApiError> {
+        let secret = self
+            .secrets
+            .get("jwt-signing-key")
+            .await
+            .map_err(secret_unavailable)?;
+        SessionKeys::new(&secret).map_err(ApiError::internal)
     }
 }

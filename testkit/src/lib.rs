@@ -3,9 +3,15 @@
 //! Requests go through a function's [`Router`] exactly as a Lambda invocation would.
 #![allow(clippy::expect_used, clippy::panic)] // test support: a broken setup must stop the test loudly
 
+pub mod oidc_provider;
+
+use drop_shared::audit::Origin;
 use drop_shared::aws::Aws;
 use drop_shared::config::Config;
 use drop_shared::http::Router;
+use drop_shared::ids::Fodselsnummer;
+use drop_shared::session::SessionKind;
+use drop_shared::users::{self, BankIdPerson};
 use drop_shared::{migrate, provision, rates, AppState};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
@@ -93,10 +99,22 @@ impl TestApp {
         provision::ensure_table(&aws_sdk_dynamodb::Client::new(&sdk), &table)
             .await
             .expect("rate-limit table");
+        let login_table = format!("login-{}", uuid::Uuid::new_v4().simple());
+        provision::ensure_table(&aws_sdk_dynamodb::Client::new(&sdk), &login_table)
+            .await
+            .expect("login table");
+        let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+        for secret in provision::GENERATED_SECRETS {
+            let value = provision::random_key_hex().expect("random key");
+            provision::ensure_secret(&secrets, &format!("test/{name}/{secret}"), &value)
+                .await
+                .expect("secret");
+        }
         let mut vars: HashMap<String, String> = HashMap::from([
             ("DATABASE_URL".into(), database_url.clone()),
             ("DROP_STAGE".into(), "local".into()),
             ("DROP_RATE_LIMIT_TABLE".into(), table),
+            ("DROP_LOGIN_TABLE".into(), login_table),
             ("DROP_SECRETS_PREFIX".into(), format!("test/{name}/")),
         ]);
         vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
@@ -117,6 +135,53 @@ impl TestApp {
     }
 
     /// Rows in `table` (for asserting that a refused request changed nothing).
+    /// Sets one of this test's secrets (read lazily, so before first use is in time).
+    pub async fn set_secret(&self, name: &str, value: &str) {
+        let sdk = sdk_config().await;
+        let id = self.state.secrets.secret_id(name);
+        provision::set_secret(&aws_sdk_secretsmanager::Client::new(&sdk), &id, value)
+            .await
+            .expect("set secret");
+    }
+
+    /// Registers an adult (as a BankID sign-in would) and opens a session of `kind` for them;
+    /// returns the user id and the session token.
+    pub async fn signed_in_user(&self, kind: SessionKind) -> (uuid::Uuid, String) {
+        let person = BankIdPerson {
+            altsub: format!("altsub-{}", uuid::Uuid::new_v4().simple()),
+            fnr: random_adult_fnr(),
+            birth_date: time::macros::date!(1986 - 10 - 15),
+            given_name: "Kari".into(),
+            family_name: "Nordmann".into(),
+        };
+        let origin = Origin {
+            request_id: "testkit".into(),
+            ip: None,
+        };
+        let vault = self.state.fnr_vault().await.expect("vault");
+        let (user, _) = users::sign_in_with_bankid(&self.db, vault, &person, &origin)
+            .await
+            .expect("register");
+        let claims = users::open_session(
+            &self.db,
+            user,
+            kind,
+            &origin,
+            None,
+            OffsetDateTime::now_utc(),
+        )
+        .await
+        .expect("session");
+        let token = self
+            .state
+            .session_keys()
+            .await
+            .expect("keys")
+            .issue(&claims)
+            .expect("token");
+        (user, token)
+    }
+
     pub async fn count(&self, table: &str) -> i64 {
         let row = self
             .db
@@ -244,5 +309,35 @@ impl TestResponse {
         assert!(body["details"].is_array(), "body: {body}");
         assert!(self.header("x-request-id").is_some());
         body
+    }
+}
+
+/// A valid fødselsnummer for someone born 15.10.1986 with a random individual number, so each
+/// test user is a different person.
+pub fn random_adult_fnr() -> Fodselsnummer {
+    const W1: [u32; 9] = [3, 7, 6, 1, 8, 9, 4, 5, 2];
+    const W2: [u32; 10] = [5, 4, 3, 2, 7, 6, 5, 4, 3, 2];
+    let check = |digits: &[u32], weights: &[u32]| {
+        let sum: u32 = digits.iter().zip(weights).map(|(d, w)| d * w).sum();
+        match 11 - sum % 11 {
+            11 => Some(0),
+            10 => None,
+            k => Some(k),
+        }
+    };
+    loop {
+        let individual = uuid::Uuid::new_v4().as_u128() % 500;
+        let text = format!("151086{individual:03}");
+        let mut digits: Vec<u32> = text.chars().filter_map(|c| c.to_digit(10)).collect();
+        let Some(k1) = check(&digits, &W1) else {
+            continue;
+        };
+        digits.push(k1);
+        let Some(k2) = check(&digits, &W2) else {
+            continue;
+        };
+        if let Ok(fnr) = format!("{text}{k1}{k2}").parse() {
+            return fnr;
+        }
     }
 }

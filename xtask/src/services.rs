@@ -341,6 +341,33 @@ impl Postgres {
         })
     }
 
+    /// The single value `sql` returns in database `db`.
+    pub fn query_value(&self, db: &str, sql: &str) -> Result<String, String> {
+        let out = proc::run(
+            Command::new(self.cluster.tool("psql"))
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &self.port.to_string(),
+                    "-U",
+                    "postgres",
+                    "-d",
+                    db,
+                    "-Atc",
+                    sql,
+                ])
+                .env_remove("PGPASSWORD")
+                .env_remove("PGSERVICE"),
+            true,
+        )?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        } else {
+            Err(format!("postgres: {sql}: {}", proc::output_text(&out)))
+        }
+    }
+
     /// `CREATE DATABASE name` unless it exists.
     pub fn create_db(&self, name: &str) -> Result<(), String> {
         let out = proc::run(

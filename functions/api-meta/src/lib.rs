@@ -12,13 +12,23 @@ pub const FUNCTION: &str = "api-meta";
 /// Every API function's router: the one table of who owns which route. The local server
 /// serves these; the SAM template and the OpenAPI document must declare the same routes.
 pub fn all_routers() -> Vec<Router> {
-    vec![api_rates::router(), router()]
+    vec![
+        api_auth::router(),
+        api_me::router(),
+        api_rates::router(),
+        router(),
+    ]
 }
 
 /// What the Lambda serves: its own routes, and API Gateway's `$default` route — any request no
 /// function's route matched — answered with the 404 or 405 envelope.
 pub fn gateway_router() -> Router {
-    router().answering_unmatched_for(&all_routers())
+    let document = serde_json::to_value(openapi()).unwrap_or_default();
+    let paths = document["paths"]
+        .as_object()
+        .map(|p| p.keys().cloned().collect::<Vec<_>>())
+        .unwrap_or_default();
+    router().answering_unmatched_for(paths)
 }
 
 pub fn router() -> Router {
@@ -48,6 +58,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         )
         .build();
     doc.merge(ApiDoc::openapi());
+    doc.merge(api_auth::ApiDoc::openapi());
+    doc.merge(api_me::ApiDoc::openapi());
     doc.merge(api_rates::ApiDoc::openapi());
     doc
 }

@@ -1,0 +1,390 @@
+//! Outbound HTTP(S) to providers (BankID, Sumsub, the open-banking ASPSP): one client per
+//! instance, built on first use, with a timeout per attempt, retries with backoff and a cap on
+//! response bodies.
+//!
+//! - One hyper client (rustls with aws-lc-rs, WebPKI roots, `https` and `http`) shared by every
+//!   provider and kept in a `OnceLock`: building it (root store, TLS configuration) costs init
+//!   time that many invocations never need, so the first request pays for it.
+//! - [`send_with_retry`] retries what may pass (timeouts, connection and transport errors, 5xx)
+//!   after 1 s, 2 s and 4 s ("Outbound calls" in the design), and nothing else: a 4xx is an
+//!   answer, returned to the caller.
+//! - A response body larger than [`RetryPolicy::max_body_bytes`] (1 MiB by default) is refused
+//!   while it is read, so a hostile or broken provider cannot exhaust the instance's memory.
+//! - Errors name the provider by scheme and host only (never a path or query, which may carry
+//!   identifiers or codes) and never carry request headers or bodies.
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, StatusCode, Uri};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// The instance's client, or why it could not be built (kept: it would fail the same way again).
+static CLIENT: OnceLock<Result<HttpsClient, String>> = OnceLock::new();
+
+/// Default cap on a response body: 1 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// How long to wait for one attempt and how often to retry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt (3: four attempts in all).
+    pub max_retries: u32,
+    /// Delay before the first retry; doubled before each next one (1 s, 2 s, 4 s).
+    pub base_delay: Duration,
+    /// Limit for one attempt: connecting, sending and reading the whole response.
+    pub timeout: Duration,
+    /// Largest response body accepted.
+    pub max_body_bytes: usize,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: 3,
+            base_delay: Duration::from_secs(1),
+            timeout: Duration::from_secs(5),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// One attempt only.
+    pub fn no_retry() -> Self {
+        Self {
+            max_retries: 0,
+            ..Self::default()
+        }
+    }
+
+    /// The delay before retry number `retry` (0-based): base, 2 × base, 4 × base, ...
+    pub fn delay(&self, retry: u32) -> Duration {
+        self.base_delay.saturating_mul(1u32 << retry.min(16))
+    }
+}
+
+/// A complete response: status, headers and the whole body.
+#[derive(Clone)]
+pub struct OutboundResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl fmt::Debug for OutboundResponse {
+    /// Status and size only: bodies and headers may carry tokens or personal data.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OutboundResponse")
+            .field("status", &self.status)
+            .field("body_bytes", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl OutboundResponse {
+    /// The media type of `content-type`, lower-cased, without parameters (`application/json`).
+    pub fn media_type(&self) -> Option<String> {
+        let value = self
+            .headers
+            .get(http::header::CONTENT_TYPE)?
+            .to_str()
+            .ok()?;
+        let media = value.split(';').next()?.trim().to_ascii_lowercase();
+        (!media.is_empty()).then_some(media)
+    }
+
+    /// `Err(Status)` unless the status is 2xx.
+    pub fn error_for_status(self, provider: &Uri) -> Result<Self, OutboundError> {
+        if self.status.is_success() {
+            Ok(self)
+        } else {
+            Err(status_error(provider, &self))
+        }
+    }
+}
+
+fn status_error(provider: &Uri, response: &OutboundResponse) -> OutboundError {
+    OutboundError::Status {
+        provider: provider_name(provider),
+        status: response.status,
+        excerpt: excerpt(&response.body),
+    }
+}
+
+/// Why an outbound call failed. Names the provider (scheme and host) and never a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum OutboundError {
+    #[error("the request could not be built")]
+    Request(#[source] http::Error),
+    #[error("the HTTPS client could not be built: {0}")]
+    Client(String),
+    #[error("{provider}: no answer within {after:?}")]
+    Timeout { provider: String, after: Duration },
+    #[error("{provider}: cannot connect")]
+    Connect {
+        provider: String,
+        #[source]
+        source: hyper_util::client::legacy::Error,
+    },
+    #[error("{provider}: the exchange failed")]
+    Transport {
+        provider: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("{provider}: the response body is larger than {limit} bytes")]
+    BodyTooLarge { provider: String, limit: usize },
+    #[error("{provider} answered {status}: {excerpt}")]
+    Status {
+        provider: String,
+        status: StatusCode,
+        /// The start of the body, printable ASCII only, for the log.
+        excerpt: String,
+    },
+}
+
+impl OutboundError {
+    /// Whether another attempt may succeed: timeouts, connection and transport errors, 5xx.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Timeout { .. } | Self::Connect { .. } | Self::Transport { .. } => true,
+            Self::Status { status, .. } => status.is_server_error(),
+            Self::Request(_) | Self::Client(_) | Self::BodyTooLarge { .. } => false,
+        }
+    }
+}
+
+/// `scheme://host[:port]` of a URI, for messages.
+pub fn provider_name(uri: &Uri) -> String {
+    match (uri.scheme_str(), uri.authority()) {
+        (Some(scheme), Some(authority)) => format!("{scheme}://{}", authority.as_str()),
+        (None, Some(authority)) => authority.as_str().to_owned(),
+        _ => "(no host)".to_owned(),
+    }
+}
+
+/// At most 200 characters of a body, printable ASCII only, for an error message.
+fn excerpt(body: &[u8]) -> String {
+    let text: String = String::from_utf8_lossy(body.get(..512).unwrap_or(body))
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                ' '
+            }
+        })
+        .take(200)
+        .collect();
+    text.trim().to_owned()
+}
+
+fn build_client() -> Result<HttpsClient, String> {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| format!("TLS configuration: {e}"))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Ok(Client::builder(TokioExecutor::new())
+        // A frozen Lambda instance wakes up with connections the provider closed long ago.
+        .pool_idle_timeout(Duration::from_secs(30))
+        .pool_timer(TokioTimer::new())
+        .build(connector))
+}
+
+/// The instance's client, built by the first caller.
+fn client() -> Result<&'static HttpsClient, OutboundError> {
+    CLIENT
+        .get_or_init(build_client)
+        .as_ref()
+        .map_err(|e| OutboundError::Client(e.clone()))
+}
+
+/// One attempt: sends `request` and reads the whole response within `policy.timeout`, the body
+/// capped at `policy.max_body_bytes`. Any status is `Ok`.
+pub async fn send(
+    request: Request<Bytes>,
+    policy: &RetryPolicy,
+) -> Result<OutboundResponse, OutboundError> {
+    let provider = provider_name(request.uri());
+    let client = client()?;
+    let mut request = request.map(Full::new);
+    if !request.headers().contains_key(http::header::USER_AGENT) {
+        request.headers_mut().insert(
+            http::header::USER_AGENT,
+            http::HeaderValue::from_static(concat!("drop/", env!("CARGO_PKG_VERSION"))),
+        );
+    }
+    let limit = policy.max_body_bytes;
+    let exchange = async {
+        let response = client.request(request).await.map_err(|source| {
+            if source.is_connect() {
+                OutboundError::Connect {
+                    provider: provider.clone(),
+                    source,
+                }
+            } else {
+                OutboundError::Transport {
+                    provider: provider.clone(),
+                    source: Box::new(source),
+                }
+            }
+        })?;
+        let (parts, body) = response.into_parts();
+        let declared = parts
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit as u64) {
+            return Err(OutboundError::BodyTooLarge {
+                provider: provider.clone(),
+                limit,
+            });
+        }
+        let body = Limited::new(body, limit)
+            .collect()
+            .await
+            .map_err(|source| {
+                if source.is::<http_body_util::LengthLimitError>() {
+                    OutboundError::BodyTooLarge {
+                        provider: provider.clone(),
+                        limit,
+                    }
+                } else {
+                    OutboundError::Transport {
+                        provider: provider.clone(),
+                        source,
+                    }
+                }
+            })?
+            .to_bytes();
+        Ok(OutboundResponse {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        })
+    };
+    match tokio::time::timeout(policy.timeout, exchange).await {
+        Ok(result) => result,
+        Err(_) => Err(OutboundError::Timeout {
+            provider: provider.clone(),
+            after: policy.timeout,
+        }),
+    }
+}
+
+/// Sends the request `make` builds (once per attempt), retrying timeouts, connection and
+/// transport errors and 5xx answers up to `policy.max_retries` times with doubling delays.
+///
+/// `Ok` for any answer below 500 (the caller decides what a 4xx means); after the last attempt a
+/// 5xx is `Err(Status)`.
+pub async fn send_with_retry<F>(
+    mut make: F,
+    policy: &RetryPolicy,
+) -> Result<OutboundResponse, OutboundError>
+where
+    F: FnMut() -> http::Result<Request<Bytes>>,
+{
+    let mut retry = 0u32;
+    loop {
+        let request = make().map_err(OutboundError::Request)?;
+        let uri = request.uri().clone();
+        let error = match send(request, policy).await {
+            Ok(response) if response.status.is_server_error() => status_error(&uri, &response),
+            Ok(response) => return Ok(response),
+            Err(e) => e,
+        };
+        if !error.is_retryable() || retry >= policy.max_retries {
+            return Err(error);
+        }
+        let delay = policy.delay(retry);
+        tracing::warn!(
+            provider = %provider_name(&uri),
+            attempt = retry + 1,
+            retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            error = %error,
+            "outbound call failed; retrying"
+        );
+        tokio::time::sleep(delay).await;
+        retry += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_the_base() {
+        let p = RetryPolicy::default();
+        assert_eq!(
+            (0..3).map(|r| p.delay(r)).collect::<Vec<_>>(),
+            vec![
+                Duration::from_secs(1),
+                Duration::from_secs(2),
+                Duration::from_secs(4)
+            ]
+        );
+        assert_eq!(p.max_retries, 3);
+        assert_eq!(p.timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn provider_name_drops_path_and_query() {
+        let uri: Uri = "https://oidc.example.no:8443/token?code=secret"
+            .parse()
+            .unwrap_or_default();
+        assert_eq!(provider_name(&uri), "https://oidc.example.no:8443");
+    }
+
+    #[test]
+    fn excerpt_is_short_and_printable() {
+        let body = format!("{{\"error\":\"x\"}}\n\u{0}{}", "a".repeat(1000));
+        let e = excerpt(body.as_bytes());
+        assert!(e.len() <= 200);
+        assert!(e.starts_with("{\"error\":\"x\"}"));
+        assert!(e.chars().all(|c| c.is_ascii_graphic() || c == ' '));
+    }
+
+    #[test]
+    fn only_passing_faults_are_retried() {
+        let status = |s: u16| OutboundError::Status {
+            provider: "p".into(),
+            status: StatusCode::from_u16(s).unwrap_or(StatusCode::OK),
+            excerpt: String::new(),
+        };
+        assert!(status(500).is_retryable());
+        assert!(status(503).is_retryable());
+        assert!(!status(400).is_retryable());
+        assert!(!status(429).is_retryable());
+        assert!(OutboundError::Timeout {
+            provider: "p".into(),
+            after: Duration::from_secs(1)
+        }
+        .is_retryable());
+        assert!(!OutboundError::BodyTooLarge {
+            provider: "p".into(),
+            limit: 1
+        }
+        .is_retryable());
+    }
+}

@@ -1,0 +1,420 @@
+//! Signing in with BankID end to end over HTTP: the local API server, the project's BankID
+//! sandbox as the provider, PostgreSQL and moto; a browser-like client with a cookie jar.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test file: failing loudly is the point
+
+use drop_local::LocalApi;
+use drop_testkit::TestApp;
+use reqwest::redirect::Policy;
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+
+const CLIENT_ID: &str = "drop-test";
+const CLIENT_SECRET: &str = "sandbox-secret-for-tests-only-0123456789";
+
+struct Stack {
+    app: TestApp,
+    base: String,
+    browser: Client,
+}
+
+async fn stack() -> Stack {
+    let api = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", api.local_addr().unwrap());
+    let idp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", idp.local_addr().unwrap());
+    let app = TestApp::with_env(&[
+        ("BANKID_ISSUER", &issuer),
+        ("BANKID_CLIENT_ID", CLIENT_ID),
+        ("DROP_PUBLIC_URL", &base),
+        ("DROP_WEB_APP_URL", "https://app.drop.test/home"),
+    ])
+    .await;
+    app.set_secret("bankid-client-secret", CLIENT_SECRET).await;
+    let sandbox = bankid_sandbox::SandboxConfig {
+        issuer,
+        client_id: CLIENT_ID.into(),
+        client_secret: CLIENT_SECRET.into(),
+        redirect_uris: vec![app.state.config.bankid_redirect_uri()],
+    };
+    tokio::spawn(bankid_sandbox::serve(idp, sandbox, std::future::pending()));
+    tokio::spawn(LocalApi::new(app.state.clone()).run(api, std::future::pending()));
+    let browser = Client::builder()
+        .redirect(Policy::none())
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    Stack { app, base, browser }
+}
+
+fn location(res: &reqwest::Response) -> String {
+    res.headers()["location"].to_str().unwrap().to_owned()
+}
+
+impl Stack {
+    /// Start → BankID's page → pick `person` → back at our callback (not yet followed).
+    async fn at_callback(&self, client: &str, person: &str) -> String {
+        let res = self
+            .browser
+            .get(format!(
+                "{}/v1/auth/bankid/start?client={client}",
+                self.base
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::FOUND);
+        let authorize = location(&res);
+        let page = self
+            .browser
+            .get(&authorize)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let transaction = page
+            .split("name=\"transaction\" value=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned();
+        let choose = format!(
+            "{}/authorize/choose",
+            authorize.split("/authorize").next().unwrap()
+        );
+        let res = self
+            .browser
+            .post(choose)
+            .form(&[("transaction", transaction.as_str()), ("person", person)])
+            .send()
+            .await
+            .unwrap();
+        let callback = location(&res);
+        assert!(
+            callback.starts_with(&format!("{}/v1/auth/bankid/callback?", self.base)),
+            "{callback}"
+        );
+        callback
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let res = self
+            .browser
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        (res.status(), res.json().await.unwrap_or(Value::Null))
+    }
+}
+
+#[tokio::test]
+async fn a_web_user_signs_in_sees_themselves_and_signs_out() {
+    let s = stack().await;
+    assert_eq!(s.get("/v1/auth/me").await.0, StatusCode::UNAUTHORIZED);
+
+    let callback = s.at_callback("web", "adult").await;
+    let res = s.browser.get(&callback).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(location(&res), "https://app.drop.test/home");
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    for attribute in [
+        "drop_token=",
+        "HttpOnly",
+        "Secure",
+        "SameSite=Lax",
+        "Max-Age=86400",
+        "Path=/",
+    ] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    assert!(!location(&res).contains("drop_token"), "no token in a URL");
+
+    // The client's cookie jar will not send a Secure cookie over plain http; send it by hand.
+    let token = cookie.split(';').next().unwrap().to_owned();
+    let me = s
+        .browser
+        .get(format!("{}/v1/auth/me", s.base))
+        .header("cookie", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+    let me: Value = me.json().await.unwrap();
+    assert_eq!(
+        (me["given_name"].as_str(), me["family_name"].as_str()),
+        (Some("Kari"), Some("Nordmann"))
+    );
+    assert_eq!(me["birth_date"], "1986-10-15");
+    assert_eq!(me["kyc_status"], "not_started");
+    assert_eq!(me["roles"], json!(["user"]));
+    assert_eq!(me["bank_accounts"], 0);
+    assert!(me.get("fnr").is_none() && !me.to_string().contains("15108695088"));
+
+    // Stored: encrypted and hashed, never in plain text.
+    let row = s
+        .app
+        .db
+        .query_one(
+            "SELECT bankid_altsub, fnr_ciphertext, fnr_hmac FROM users",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "sandbox-altsub-adult");
+    let sealed: Vec<u8> = row.get(1);
+    assert!(!sealed.windows(11).any(|w| w == b"15108695088"));
+    let opened = s
+        .app
+        .state
+        .fnr_vault()
+        .await
+        .unwrap()
+        .open(me["id"].as_str().unwrap().parse().unwrap(), &sealed)
+        .unwrap();
+    assert_eq!(opened.expose(), "15108695088");
+    assert_eq!(
+        s.app
+            .count("audit_log WHERE action = 'user.registered'")
+            .await,
+        1
+    );
+
+    // Logging out without the web app's Origin is refused; with it, the session ends at once.
+    let logout = format!("{}/v1/auth/logout", s.base);
+    let res = s
+        .browser
+        .post(&logout)
+        .header("cookie", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = s
+        .browser
+        .post(&logout)
+        .header("cookie", &token)
+        .header("origin", "https://app.drop.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert!(res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
+    let me = s
+        .browser
+        .get(format!("{}/v1/auth/me", s.base))
+        .header("cookie", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
+
+    // Signing in again finds the same user.
+    let callback = s.at_callback("web", "adult").await;
+    assert_eq!(
+        s.browser.get(&callback).send().await.unwrap().status(),
+        StatusCode::FOUND
+    );
+    assert_eq!(s.app.count("users").await, 1);
+    assert_eq!(
+        s.app
+            .count("audit_log WHERE action = 'user.signed_in'")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn the_mobile_app_gets_a_one_time_code_and_exchanges_it_once_for_a_bearer_token() {
+    let s = stack().await;
+    let callback = s.at_callback("mobile", "d-number").await;
+    let res = s.browser.get(&callback).send().await.unwrap();
+    let to_app = location(&res);
+    assert!(res.headers().get("set-cookie").is_none());
+    let code = to_app
+        .strip_prefix("drop://auth/callback?code=")
+        .unwrap()
+        .to_owned();
+
+    let exchange = |code: String| {
+        s.browser
+            .post(format!("{}/v1/auth/token", s.base))
+            .json(&json!({ "code": code }))
+            .send()
+    };
+    let res = exchange(code.clone()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["token_type"], "Bearer");
+    let token = body["token"].as_str().unwrap();
+    let me = s
+        .browser
+        .get(format!("{}/v1/auth/me", s.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+    assert_eq!(me.json::<Value>().await.unwrap()["given_name"], "Dagny");
+
+    let again = exchange(code).await.unwrap();
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        again.json::<Value>().await.unwrap()["error"],
+        "invalid_code"
+    );
+    assert_eq!(
+        exchange("made-up".into()).await.unwrap().status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(s.app.count("sessions").await, 1);
+
+    // A Bearer logout needs no Origin.
+    let res = s
+        .browser
+        .post(format!("{}/v1/auth/logout", s.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let me = s
+        .browser
+        .get(format!("{}/v1/auth/me", s.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_minor_is_turned_away_and_nothing_about_them_is_kept() {
+    let s = stack().await;
+    let callback = s.at_callback("web", "minor").await;
+    let res = s.browser.get(&callback).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.headers().get("set-cookie").is_none());
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "underage");
+    assert_eq!(s.app.count("users").await, 0);
+    assert_eq!(s.app.count("sessions").await, 0);
+}
+
+#[tokio::test]
+async fn a_synthetic_test_person_can_sign_in() {
+    let s = stack().await;
+    let callback = s.at_callback("web", "synthetic").await;
+    assert_eq!(
+        s.browser.get(&callback).send().await.unwrap().status(),
+        StatusCode::FOUND
+    );
+    assert_eq!(s.app.count("users").await, 1);
+}
+
+#[tokio::test]
+async fn a_replayed_unknown_or_missing_state_creates_no_session() {
+    let s = stack().await;
+    let callback = s.at_callback("web", "adult").await;
+    assert_eq!(
+        s.browser.get(&callback).send().await.unwrap().status(),
+        StatusCode::FOUND
+    );
+    let replay = s.browser.get(&callback).send().await.unwrap();
+    assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        replay.json::<Value>().await.unwrap()["error"],
+        "invalid_login_state"
+    );
+
+    let (status, body) = s
+        .get("/v1/auth/bankid/callback?code=abc&state=never-issued")
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_login_state"))
+    );
+    let (status, body) = s.get("/v1/auth/bankid/callback?code=abc").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("login_failed"))
+    );
+    let (status, body) = s
+        .get("/v1/auth/bankid/callback?error=access_denied&state=x")
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("login_failed"))
+    );
+    assert_eq!(s.app.count("sessions").await, 1);
+}
+
+#[tokio::test]
+async fn a_forged_code_is_refused_by_the_provider_and_creates_no_session() {
+    let s = stack().await;
+    let callback = s.at_callback("web", "adult").await;
+    let forged = callback.replace("code=", "code=x");
+    let res = s.browser.get(&forged).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["details"][0]["code"],
+        "code_rejected"
+    );
+    assert_eq!(s.app.count("sessions").await, 0);
+}
+
+#[tokio::test]
+async fn passwords_are_gone_and_an_unknown_client_kind_is_refused() {
+    let s = stack().await;
+    for path in ["/v1/auth/login", "/v1/auth/register"] {
+        let res = s
+            .browser
+            .post(format!("{}{path}", s.base))
+            .json(&json!({"username": "x", "password": "y"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::GONE);
+        assert!(res.json::<Value>().await.unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .contains("BankID"));
+    }
+    let (status, body) = s.get("/v1/auth/bankid/start?client=desktop").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"))
+    );
+}
+
+#[tokio::test]
+async fn sign_in_routes_allow_ten_requests_a_minute_per_ip() {
+    let s = stack().await;
+    let into_window = time::OffsetDateTime::now_utc()
+        .unix_timestamp()
+        .rem_euclid(60);
+    if into_window > 50 {
+        tokio::time::sleep(std::time::Duration::from_secs((61 - into_window) as u64)).await;
+    }
+    for _ in 0..10 {
+        assert_eq!(
+            s.get("/v1/auth/bankid/start?client=nope").await.0,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+    }
+    let res = s
+        .browser
+        .get(format!("{}/v1/auth/bankid/start", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().contains_key("retry-after"));
+}
