@@ -1,0 +1,212 @@
+//! Signing in through Drop's API with an independent, certified OpenID provider (npm
+//! `oidc-provider`, issuing BankID-shaped claims) in place of BankID: the full web flow and
+//! the mobile code exchange, over HTTP, PostgreSQL and moto.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test file: failing loudly is the point
+
+use drop_local::LocalApi;
+use drop_testkit::oidc_provider::{ClaimsIn, OidcProvider};
+use drop_testkit::TestApp;
+use reqwest::redirect::Policy;
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+
+const CLIENT_ID: &str = "drop-api";
+const CLIENT_SECRET: &str = "independent-provider-secret-0123456789";
+
+struct Stack {
+    app: TestApp,
+    base: String,
+    provider: OidcProvider,
+    client: Client,
+}
+
+async fn stack(claims_in: ClaimsIn) -> Stack {
+    let api = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", api.local_addr().unwrap());
+    let provider = OidcProvider::start_with(
+        CLIENT_ID,
+        CLIENT_SECRET,
+        &format!("{base}/v1/auth/bankid/callback"),
+        claims_in,
+    );
+    let app = TestApp::with_env(&[
+        ("BANKID_ISSUER", &provider.issuer),
+        ("BANKID_CLIENT_ID", CLIENT_ID),
+        ("DROP_PUBLIC_URL", &base),
+        ("DROP_WEB_APP_URL", "https://app.drop.test/"),
+    ])
+    .await;
+    app.set_secret("bankid-client-secret", CLIENT_SECRET).await;
+    tokio::spawn(LocalApi::new(app.state.clone()).run(api, std::future::pending()));
+    let client = Client::builder().redirect(Policy::none()).build().unwrap();
+    Stack {
+        app,
+        base,
+        provider,
+        client,
+    }
+}
+
+impl Stack {
+    /// Our start → the provider's login as `login` → the URL of our callback.
+    async fn callback_for(&self, client: &str, login: &str) -> String {
+        let res = self
+            .client
+            .get(format!(
+                "{}/v1/auth/bankid/start?client={client}",
+                self.base
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::FOUND);
+        let authorize = res.headers()["location"].to_str().unwrap().to_owned();
+        assert!(
+            authorize.contains("code_challenge_method=S256")
+                && authorize.contains("acr_values=urn%3Abankid%3Abid"),
+            "{authorize}"
+        );
+        self.provider.login(&authorize, login).await
+    }
+}
+
+#[tokio::test]
+async fn web_sign_in_me_and_logout_with_the_independent_provider() {
+    for claims_in in [ClaimsIn::IdToken, ClaimsIn::Userinfo] {
+        let s = stack(claims_in).await;
+        let callback = s.callback_for("web", "adult").await;
+        let res = s.client.get(&callback).send().await.unwrap();
+        assert_eq!(
+            res.status(),
+            StatusCode::FOUND,
+            "{}",
+            res.text().await.unwrap_or_default()
+        );
+        let cookie = res.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+
+        let me = s
+            .client
+            .get(format!("{}/v1/auth/me", s.base))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(me.status(), StatusCode::OK);
+        let me: Value = me.json().await.unwrap();
+        assert_eq!(me["birth_date"], "1986-10-15");
+        assert_eq!(
+            s.app
+                .db
+                .query_one("SELECT bankid_altsub FROM users", &[])
+                .await
+                .unwrap()
+                .get::<_, String>(0),
+            "altsub-adult"
+        );
+
+        let logout = s
+            .client
+            .post(format!("{}/v1/auth/logout", s.base))
+            .header("cookie", &cookie)
+            .header("origin", "https://app.drop.test")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+        let me = s
+            .client
+            .get(format!("{}/v1/auth/me", s.base))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
+    }
+}
+
+#[tokio::test]
+async fn mobile_code_exchange_with_the_independent_provider() {
+    let s = stack(ClaimsIn::IdToken).await;
+    let callback = s.callback_for("mobile", "synthetic").await;
+    let res = s.client.get(&callback).send().await.unwrap();
+    let code = res.headers()["location"]
+        .to_str()
+        .unwrap()
+        .split("code=")
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let token = s
+        .client
+        .post(format!("{}/v1/auth/token", s.base))
+        .json(&json!({ "code": code }))
+        .send()
+        .await
+        .unwrap();
+    let token: Value = token.json().await.unwrap();
+    let me = s
+        .client
+        .get(format!("{}/v1/auth/me", s.base))
+        .bearer_auth(token["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+    let again = s
+        .client
+        .post(format!("{}/v1/auth/token", s.base))
+        .json(&json!({ "code": code }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_person_the_provider_vouches_for_badly_gets_no_session() {
+    let s = stack(ClaimsIn::IdToken).await;
+    for (login, status, code) in [
+        ("minor", StatusCode::FORBIDDEN, "underage"),
+        ("badfnr", StatusCode::UNAUTHORIZED, "login_failed"),
+        ("noaltsub", StatusCode::UNAUTHORIZED, "login_failed"),
+    ] {
+        let callback = s.callback_for("web", login).await;
+        let res = s.client.get(&callback).send().await.unwrap();
+        assert_eq!(res.status(), status, "{login}");
+        assert!(res.headers().get("set-cookie").is_none());
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"], code, "{login}: {body}");
+        assert!(!body.to_string().contains("12345678901"), "{body}");
+        // The state was spent by the failed attempt: it cannot be replayed.
+        let replay = s.client.get(&callback).send().await.unwrap();
+        assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
+    }
+    assert_eq!(s.app.count("users").await, 0);
+    assert_eq!(s.app.count("sessions").await, 0);
+}
+
+#[tokio::test]
+async fn a_wrong_client_secret_is_our_fault_not_the_users() {
+    let s = stack(ClaimsIn::IdToken).await;
+    s.app
+        .set_secret(
+            "bankid-client-secret",
+            "not-the-registered-secret-000000000",
+        )
+        .await;
+    let callback = s.callback_for("web", "adult").await;
+    let res = s.client.get(&callback).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "internal_error");
+    assert!(!body.to_string().contains("not-the-registered"), "{body}");
+    assert_eq!(s.app.count("sessions").await, 0);
+}
