@@ -104,7 +104,7 @@ impl Config {
             )
         });
         let public_url = public_url.trim_end_matches('/').to_owned();
-        let web_app_url = get("DROP_WEB_APP_URL").unwrap_or_else(|| format!("{public_url}/"));
+        let web_app_url = get("DROP_WEB_APP_URL").unwrap_or_else(|| format!("{public_url}/v1/auth/me"));
         if origin_of(&web_app_url).is_none() {
             return Err(ConfigError(format!(
                 "DROP_WEB_APP_URL={web_app_url} is not an http(s) URL"
