@@ -32,6 +32,27 @@ async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .map(|p| p.parse())
         .transpose()?
         .unwrap_or(port + 1);
+    let sumsub = match std::env::var("SUMSUB_BASE_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        Some(_) => None,
+        None => {
+            let sumsub_port: u16 = std::env::var("DROP_SUMSUB_SANDBOX_PORT")
+                .ok()
+                .map(|p| p.parse())
+                .transpose()?
+                .unwrap_or(port + 2);
+            Some(
+                provision::sumsub_sandbox(
+                    &sdk,
+                    &mut config,
+                    TcpListener::bind(("127.0.0.1", sumsub_port)).await?,
+                )
+                .await?,
+            )
+        }
+    };
     let sandbox = match config.bankid {
         Some(_) => None,
         None => {
@@ -55,6 +76,15 @@ async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             "BankID sandbox on {issuer}: sign in at http://127.0.0.1:{port}/v1/auth/bankid/start"
         ),
         None => println!("BankID: the provider in BANKID_ISSUER"),
+    }
+    match sumsub {
+        Some(url) => println!(
+            "Sumsub sandbox on {url}: POST /v1/kyc/start, and a review webhook follows in 3 s"
+        ),
+        None => println!(
+            "Sumsub: {}",
+            std::env::var("SUMSUB_BASE_URL").unwrap_or_default()
+        ),
     }
     LocalApi::new(state).run(listener, shutdown_signal()).await;
     Ok(())

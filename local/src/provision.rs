@@ -101,6 +101,41 @@ pub async fn bankid_sandbox(
     Ok(Some(issuer))
 }
 
+/// Starts the Sumsub sandbox on `listener` and points `config` at it, unless
+/// `SUMSUB_BASE_URL` names another endpoint. Its keys and the webhook secret are set in the
+/// local Secrets Manager; its webhooks go to this server's `/v1/webhooks/sumsub`.
+pub async fn sumsub_sandbox(
+    sdk: &aws_config::SdkConfig,
+    config: &mut Config,
+    listener: tokio::net::TcpListener,
+) -> Result<String, ProvisionError> {
+    let base_url = format!("http://{}", listener.local_addr()?);
+    let secrets = aws_sdk_secretsmanager::Client::new(sdk);
+    let (app_token, secret_key, webhook_secret) =
+        (random_key_hex()?, random_key_hex()?, random_key_hex()?);
+    for (name, value) in [
+        ("sumsub-app-token", &app_token),
+        ("sumsub-secret-key", &secret_key),
+        ("sumsub-webhook-secret", &webhook_secret),
+    ] {
+        set_secret(&secrets, &format!("{}{name}", config.secrets_prefix), value).await?;
+    }
+    let sandbox = sumsub_sandbox::SandboxConfig {
+        app_token,
+        secret_key,
+        webhook_url: format!("{}/v1/webhooks/sumsub", config.public_url),
+        webhook_secret,
+        review_delay: std::time::Duration::from_secs(3),
+    };
+    tokio::spawn(sumsub_sandbox::serve(
+        listener,
+        sandbox,
+        std::future::pending(),
+    ));
+    config.sumsub.base_url = base_url.clone();
+    Ok(base_url)
+}
+
 /// Demo exchange rates for every corridor (kept if already there).
 async fn seed_demo_data(client: &tokio_postgres::Client) -> Result<(), ProvisionError> {
     let now = OffsetDateTime::now_utc();

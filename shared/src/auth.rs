@@ -64,6 +64,8 @@ pub struct Profile {
     pub email: Option<String>,
     /// `not_started`, `pending`, `approved`, `resubmission_requested`, `rejected`, `on_hold`.
     pub kyc_status: String,
+    /// Sumsub's reason for the user, when it asks for resubmission or rejects.
+    pub kyc_reason: Option<String>,
     pub roles: Vec<Role>,
     /// Linked bank accounts (AISP consents) not removed.
     pub bank_accounts: i64,
@@ -180,7 +182,7 @@ pub async fn authenticate(
     let row = conn
         .query_typed(
             "SELECT u.roles, u.blocked_at IS NOT NULL, u.given_name, u.family_name, u.birth_date, u.phone_e164,
-                    u.email, u.kyc_status, u.created_at,
+                    u.email, u.kyc_status, u.created_at, u.kyc_reason,
                     (SELECT count(*) FROM bank_accounts b WHERE b.user_id = u.id AND b.removed_at IS NULL)
              FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.jti = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > now()
@@ -219,7 +221,8 @@ pub async fn authenticate(
             kyc_status: row.try_get(7)?,
             roles,
             member_since: row.try_get(8)?,
-            bank_accounts: row.try_get(9)?,
+            bank_accounts: row.try_get(10)?,
+            kyc_reason: row.try_get(9)?,
         },
     })
 }

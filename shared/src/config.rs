@@ -24,6 +24,10 @@ pub struct Config {
     pub web_app_url: String,
     /// The BankID OpenID provider, where sign-in is enabled.
     pub bankid: Option<BankIdConfig>,
+    /// DynamoDB table remembering applied webhook deliveries.
+    pub webhook_table: String,
+    /// Sumsub's API and the verification level applicants are created at.
+    pub sumsub: SumsubConfig,
     /// DynamoDB table of pending logins (state, nonce, PKCE verifier) and mobile one-time codes.
     pub login_table: String,
     /// Whether rate limits are enforced (always in the cloud; `DROP_RATE_LIMITS=off` for
@@ -41,6 +45,12 @@ pub enum DatabaseConfig {
         secret_id: String,
         host_override: Option<String>,
     },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SumsubConfig {
+    pub base_url: String,
+    pub level_name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,7 +114,8 @@ impl Config {
             )
         });
         let public_url = public_url.trim_end_matches('/').to_owned();
-        let web_app_url = get("DROP_WEB_APP_URL").unwrap_or_else(|| format!("{public_url}/v1/auth/me"));
+        let web_app_url =
+            get("DROP_WEB_APP_URL").unwrap_or_else(|| format!("{public_url}/v1/auth/me"));
         if origin_of(&web_app_url).is_none() {
             return Err(ConfigError(format!(
                 "DROP_WEB_APP_URL={web_app_url} is not an http(s) URL"
@@ -123,6 +134,15 @@ impl Config {
             }
         };
         Ok(Self {
+            webhook_table: get("DROP_WEBHOOK_TABLE")
+                .unwrap_or_else(|| format!("drop-{stage}-webhook-dedup")),
+            sumsub: SumsubConfig {
+                base_url: get("SUMSUB_BASE_URL")
+                    .unwrap_or_else(|| "https://api.sumsub.com".into())
+                    .trim_end_matches('/')
+                    .to_owned(),
+                level_name: get("SUMSUB_LEVEL_NAME").unwrap_or_else(|| "basic-kyc-level".into()),
+            },
             login_table: get("DROP_LOGIN_TABLE")
                 .unwrap_or_else(|| format!("drop-{stage}-oidc-state")),
             public_url,

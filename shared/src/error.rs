@@ -30,6 +30,8 @@ pub enum ErrorCode {
     InvalidLoginState,
     LoginFailed,
     InvalidCode,
+    KycRequired,
+    InvalidSignature,
     NotFound,
     MethodNotAllowed,
     Conflict,
@@ -41,7 +43,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 26] = [
+    pub const ALL: [ErrorCode; 28] = [
         Self::InvalidJson,
         Self::UnsupportedMediaType,
         Self::PayloadTooLarge,
@@ -60,6 +62,8 @@ impl ErrorCode {
         Self::InvalidLoginState,
         Self::LoginFailed,
         Self::InvalidCode,
+        Self::KycRequired,
+        Self::InvalidSignature,
         Self::NotFound,
         Self::MethodNotAllowed,
         Self::Conflict,
@@ -90,6 +94,8 @@ impl ErrorCode {
             Self::InvalidLoginState => "invalid_login_state",
             Self::LoginFailed => "login_failed",
             Self::InvalidCode => "invalid_code",
+            Self::KycRequired => "kyc_required",
+            Self::InvalidSignature => "invalid_signature",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict => "conflict",
@@ -113,10 +119,14 @@ impl ErrorCode {
             | Self::UnknownCorridor
             | Self::QuoteExpired
             | Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unauthorized | Self::LoginFailed => StatusCode::UNAUTHORIZED,
-            Self::Forbidden | Self::OriginMismatch | Self::AccountBlocked | Self::Underage => {
-                StatusCode::FORBIDDEN
+            Self::Unauthorized | Self::LoginFailed | Self::InvalidSignature => {
+                StatusCode::UNAUTHORIZED
             }
+            Self::Forbidden
+            | Self::OriginMismatch
+            | Self::AccountBlocked
+            | Self::Underage
+            | Self::KycRequired => StatusCode::FORBIDDEN,
             Self::InvalidLoginState | Self::InvalidCode => StatusCode::BAD_REQUEST,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -153,6 +163,8 @@ impl ErrorCode {
             }
             Self::LoginFailed => "BankID sign-in could not be completed; start again.",
             Self::InvalidCode => "This sign-in code is unknown, expired or already used.",
+            Self::KycRequired => "Verify your identity before sending money.",
+            Self::InvalidSignature => "The request's signature is missing or wrong.",
             Self::NotFound => "Not found.",
             Self::MethodNotAllowed => "This method is not allowed on this resource.",
             Self::Conflict => "The request conflicts with the current state.",
@@ -403,6 +415,20 @@ impl From<crate::quote::PricingError> for ApiError {
 impl From<crate::limits::LimitError> for ApiError {
     fn from(err: crate::limits::LimitError) -> Self {
         Self::msg(ErrorCode::AmountOutOfRange, format!("The {err}."))
+    }
+}
+
+impl From<crate::sumsub::SumsubError> for ApiError {
+    /// Sumsub down or answering nonsense is a 503 the client may retry; Sumsub refusing our
+    /// signed request is our configuration's fault (500).
+    fn from(err: crate::sumsub::SumsubError) -> Self {
+        use crate::sumsub::SumsubError as E;
+        match err {
+            E::Unavailable(_) | E::BadResponse(_) => Self::new(ErrorCode::ProviderUnavailable)
+                .with_retry_after(30)
+                .with_source(err),
+            E::Rejected { .. } => Self::internal(err),
+        }
     }
 }
 

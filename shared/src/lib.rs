@@ -11,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod kyc;
 pub mod limits;
 pub mod login;
 pub mod migrate;
@@ -24,8 +25,10 @@ pub mod rates;
 pub mod secrets;
 pub mod session;
 pub mod state;
+pub mod sumsub;
 pub mod telemetry;
 pub mod users;
+pub mod webhooks;
 
 pub use error::{ApiError, ErrorCode};
 pub use state::AppState;

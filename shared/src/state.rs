@@ -16,6 +16,8 @@ use crate::rate_limit::RateLimiter;
 use crate::rates::RateBoard;
 use crate::secrets::SecretStore;
 use crate::session::SessionKeys;
+use crate::sumsub::SumsubClient;
+use crate::webhooks::WebhookLedger;
 use std::sync::Arc;
 use tokio::sync::OnceCell;
 
@@ -31,7 +33,9 @@ pub struct Inner {
     pub pricing: PricingPolicy,
     pub rate_board: RateBoard,
     pub logins: LoginStore,
+    pub webhooks: WebhookLedger,
     bankid: OnceCell<OidcClient>,
+    sumsub: OnceCell<SumsubClient>,
     fnr_vault: OnceCell<FnrVault>,
 }
 
@@ -69,6 +73,7 @@ impl AppState {
         };
         let rate_board = RateBoard::new(RATE_BOARD_TTL);
         let logins = LoginStore::new(aws.clone(), config.login_table.clone());
+        let webhooks = WebhookLedger::new(aws.clone(), config.webhook_table.clone());
         Self(Arc::new(Inner {
             db,
             secrets,
@@ -77,7 +82,9 @@ impl AppState {
             pricing,
             rate_board,
             logins,
+            webhooks,
             bankid: OnceCell::new(),
+            sumsub: OnceCell::new(),
             fnr_vault: OnceCell::new(),
             config,
         }))
@@ -121,6 +128,36 @@ impl AppState {
                         self.config.bankid_redirect_uri(),
                     )
                     .with_retry_policy(interactive),
+                )
+            })
+            .await
+    }
+
+    /// The Sumsub client, built on first use with the app token and secret key. Outbound calls
+    /// retry timeouts and 5xx after 1, 2 and 4 s; each attempt may take 3 s.
+    pub async fn sumsub(&self) -> Result<&SumsubClient, ApiError> {
+        self.sumsub
+            .get_or_try_init(|| async {
+                let keys = self
+                    .secrets
+                    .get_many(&["sumsub-app-token", "sumsub-secret-key"])
+                    .await
+                    .map_err(secret_unavailable)?;
+                let [app_token, secret_key] = <[_; 2]>::try_from(keys)
+                    .map_err(|_| ApiError::msg(ErrorCode::Internal, "sumsub keys"))?;
+                let policy = RetryPolicy {
+                    timeout: std::time::Duration::from_secs(3),
+                    ..RetryPolicy::default()
+                };
+                let sumsub = &self.config.sumsub;
+                Ok::<_, ApiError>(
+                    SumsubClient::new(
+                        sumsub.base_url.clone(),
+                        app_token,
+                        secret_key,
+                        sumsub.level_name.clone(),
+                    )
+                    .with_retry_policy(policy),
                 )
             })
             .await

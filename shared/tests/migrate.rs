@@ -25,6 +25,7 @@ const TABLES: &[&str] = &[
     "data_access_requests",
     "exchange_rates",
     "idempotency_keys",
+    "kyc_events",
     "merchants",
     "notifications",
     "outbox",

@@ -99,12 +99,20 @@ impl TestApp {
         provision::ensure_table(&aws_sdk_dynamodb::Client::new(&sdk), &table)
             .await
             .expect("rate-limit table");
+        let webhook_table = format!("webhooks-{}", uuid::Uuid::new_v4().simple());
+        provision::ensure_table(&aws_sdk_dynamodb::Client::new(&sdk), &webhook_table)
+            .await
+            .expect("webhook table");
         let login_table = format!("login-{}", uuid::Uuid::new_v4().simple());
         provision::ensure_table(&aws_sdk_dynamodb::Client::new(&sdk), &login_table)
             .await
             .expect("login table");
         let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-        for secret in provision::GENERATED_SECRETS {
+        let provider_secrets = provision::PROVIDER_SECRETS.map(|(name, _)| name);
+        for secret in provision::GENERATED_SECRETS
+            .iter()
+            .chain(provider_secrets.iter())
+        {
             let value = provision::random_key_hex().expect("random key");
             provision::ensure_secret(&secrets, &format!("test/{name}/{secret}"), &value)
                 .await
@@ -115,6 +123,7 @@ impl TestApp {
             ("DROP_STAGE".into(), "local".into()),
             ("DROP_RATE_LIMIT_TABLE".into(), table),
             ("DROP_LOGIN_TABLE".into(), login_table),
+            ("DROP_WEBHOOK_TABLE".into(), webhook_table),
             ("DROP_SECRETS_PREFIX".into(), format!("test/{name}/")),
         ]);
         vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
@@ -147,12 +156,23 @@ impl TestApp {
     /// Registers an adult (as a BankID sign-in would) and opens a session of `kind` for them;
     /// returns the user id and the session token.
     pub async fn signed_in_user(&self, kind: SessionKind) -> (uuid::Uuid, String) {
+        self.signed_in_person(kind, "Kari", "Nordmann").await
+    }
+
+    /// As [`TestApp::signed_in_user`], with the person's names (the Sumsub sandbox decides
+    /// its review by them).
+    pub async fn signed_in_person(
+        &self,
+        kind: SessionKind,
+        given_name: &str,
+        family_name: &str,
+    ) -> (uuid::Uuid, String) {
         let person = BankIdPerson {
             altsub: format!("altsub-{}", uuid::Uuid::new_v4().simple()),
             fnr: random_adult_fnr(),
             birth_date: time::macros::date!(1986 - 10 - 15),
-            given_name: "Kari".into(),
-            family_name: "Nordmann".into(),
+            given_name: given_name.into(),
+            family_name: family_name.into(),
         };
         let origin = Origin {
             request_id: "testkit".into(),

@@ -15,7 +15,9 @@ pub fn all_routers() -> Vec<Router> {
     vec![
         api_auth::router(),
         api_me::router(),
+        api_kyc::router(),
         api_rates::router(),
+        webhook_sumsub::router(),
         router(),
     ]
 }
@@ -60,6 +62,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(ApiDoc::openapi());
     doc.merge(api_auth::ApiDoc::openapi());
     doc.merge(api_me::ApiDoc::openapi());
+    doc.merge(api_kyc::ApiDoc::openapi());
+    doc.merge(webhook_sumsub::ApiDoc::openapi());
     doc.merge(api_rates::ApiDoc::openapi());
     doc
 }

@@ -1,0 +1,13 @@
+use drop_shared::{state::LAMBDA_POOL_SIZE, telemetry, AppState};
+use lambda_http::{service_fn, Error, Request};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let state = AppState::from_env(LAMBDA_POOL_SIZE)?;
+    let router = api_kyc::router();
+    lambda_http::run(service_fn(|req: Request| async {
+        Ok::<_, Error>(router.handle(&state, req).await)
+    }))
+    .await
+}
