@@ -947,19 +947,7 @@ fn oauth_error_code(raw: &str) -> String {
     }
 }
 
-/// Percent-encodes everything but RFC 3986's unreserved characters. Valid in a query and in an
-/// `application/x-www-form-urlencoded` body.
-fn form_component(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+use crate::outbound::percent_encode as form_component;
 
 fn form_encode(pairs: &[(&str, &str)]) -> String {
     pairs

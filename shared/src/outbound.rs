@@ -329,6 +329,20 @@ where
     }
 }
 
+/// Percent-encodes everything but RFC 3986's unreserved characters: safe in a path segment,
+/// a matrix parameter, a query value and an `application/x-www-form-urlencoded` body.
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -73,13 +73,7 @@ pub async fn sign_in_with_bankid(
             ],
         )
         .await?;
-        let entry = AuditEntry {
-            actor: Actor::User(id),
-            action: "user.signed_in",
-            target: Some(("user", id)),
-            details: serde_json::json!({"method": "bankid"}),
-        };
-        audit::record(tx, origin, entry).await?;
+        record_sign_in(tx, origin, id, "user.signed_in").await?;
         return Ok((id, false));
     }
     let id = Uuid::now_v7();
@@ -98,14 +92,28 @@ pub async fn sign_in_with_bankid(
         ],
     )
     .await?;
-    let entry = AuditEntry {
-        actor: Actor::User(id),
-        action: "user.registered",
-        target: Some(("user", id)),
-        details: serde_json::json!({"method": "bankid"}),
-    };
-    audit::record(tx, origin, entry).await?;
+    record_sign_in(tx, origin, id, "user.registered").await?;
     Ok((id, true))
+}
+
+async fn record_sign_in(
+    tx: &impl GenericClient,
+    origin: &Origin,
+    id: Uuid,
+    action: &str,
+) -> Result<(), tokio_postgres::Error> {
+    let details = serde_json::json!({"method": "bankid"});
+    audit::record(
+        tx,
+        origin,
+        AuditEntry {
+            actor: Actor::User(id),
+            action,
+            target: Some(("user", id)),
+            details,
+        },
+    )
+    .await
 }
 
 /// Opens a session row and returns the claims of its token.

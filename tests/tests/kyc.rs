@@ -265,3 +265,101 @@ async fn one_user_never_sees_anothers_kyc_status() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
+
+/// The whole journey through both sandboxes: BankID sign-in as the mobile app does it, then KYC.
+#[tokio::test]
+async fn sign_in_with_bankid_then_verify_with_sumsub() {
+    let api = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", api.local_addr().unwrap());
+    let idp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", idp.local_addr().unwrap());
+    let sumsub = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sumsub_url = format!("http://{}", sumsub.local_addr().unwrap());
+    let app = TestApp::with_env(&[
+        ("BANKID_ISSUER", &issuer),
+        ("BANKID_CLIENT_ID", "drop-e2e"),
+        ("DROP_PUBLIC_URL", &base),
+        ("SUMSUB_BASE_URL", &sumsub_url),
+    ])
+    .await;
+    for (name, value) in [
+        ("bankid-client-secret", "e2e-bankid-secret-0123456789"),
+        ("sumsub-app-token", APP_TOKEN),
+        ("sumsub-secret-key", SECRET_KEY),
+        ("sumsub-webhook-secret", WEBHOOK_SECRET),
+    ] {
+        app.set_secret(name, value).await;
+    }
+    let bankid = bankid_sandbox::SandboxConfig {
+        issuer,
+        client_id: "drop-e2e".into(),
+        client_secret: "e2e-bankid-secret-0123456789".into(),
+        redirect_uris: vec![app.state.config.bankid_redirect_uri()],
+    };
+    tokio::spawn(bankid_sandbox::serve(idp, bankid, std::future::pending()));
+    serve_sumsub(sumsub, &base).await;
+    tokio::spawn(LocalApi::new(app.state.clone()).run(api, std::future::pending()));
+
+    let browser = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let location = |res: &reqwest::Response| res.headers()["location"].to_str().unwrap().to_owned();
+    let authorize = location(
+        &browser
+            .get(format!("{base}/v1/auth/bankid/start?client=mobile"))
+            .send()
+            .await
+            .unwrap(),
+    );
+    let page = browser
+        .get(&authorize)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let transaction = page
+        .split("name=\"transaction\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let choose = format!(
+        "{}/authorize/choose",
+        authorize.split("/authorize").next().unwrap()
+    );
+    let callback = location(
+        &browser
+            .post(choose)
+            .form(&[("transaction", transaction.as_str()), ("person", "adult")])
+            .send()
+            .await
+            .unwrap(),
+    );
+    let to_app = location(&browser.get(&callback).send().await.unwrap());
+    let code = to_app.split("code=").nth(1).unwrap();
+    let token: Value = browser
+        .post(format!("{base}/v1/auth/token"))
+        .json(&serde_json::json!({ "code": code }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["token"].as_str().unwrap();
+
+    let s = Stack {
+        app,
+        base,
+        client: browser,
+    };
+    assert_eq!(s.status(token).await["status"], "not_started");
+    assert_eq!(s.start(token).await.0, StatusCode::OK);
+    let view = s.status_after_review(token, "approved").await;
+    assert_eq!(view["can_send_money"], true);
+}

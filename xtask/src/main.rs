@@ -464,7 +464,14 @@ fn run_step(name: &'static str, cmd: &mut Command) -> Step {
 // ---------------------------------------------------------------------------------------------
 
 /// Lambda binaries measured, beside the hello-world baseline.
-const BENCH_FUNCTIONS: &[&str] = &["api-auth", "api-me", "api-rates", "api-meta"];
+const BENCH_FUNCTIONS: &[&str] = &[
+    "api-auth",
+    "api-me",
+    "api-kyc",
+    "api-rates",
+    "api-meta",
+    "webhook-sumsub",
+];
 
 /// `GET /v1/auth/me` with a mobile session at 100 connections, and the PostgreSQL round trips
 /// each request costs (transactions the server committed in `drop`, per request: every

@@ -318,19 +318,7 @@ fn safe_token(raw: &str) -> Option<String> {
     (!token.is_empty()).then_some(token)
 }
 
-/// Percent-encodes everything but RFC 3986's unreserved characters (for a path segment, a
-/// matrix parameter or a query value).
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+use crate::outbound::percent_encode as encode;
 
 #[cfg(test)]
 mod tests {
