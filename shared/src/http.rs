@@ -40,13 +40,17 @@ struct Route {
     handler: Handler,
 }
 
+/// How to list other functions' path templates, and the list once made.
+type RoutesElsewhere = (fn() -> Vec<String>, std::sync::OnceLock<Vec<String>>);
+
 /// A function's routes and the shared edge around them.
 pub struct Router {
     function: &'static str,
     routes: Vec<Route>,
-    /// Routes other functions own, so that an unmatched request is told 405 rather than 404
-    /// when its path exists with another method (API Gateway's `$default` route).
-    elsewhere: Vec<String>,
+    /// Path templates of routes other functions own, so that an unmatched request is told 405
+    /// rather than 404 when its path exists with another method (API Gateway's `$default`
+    /// route). Computed at the first unmatched request, not at init.
+    elsewhere: Option<RoutesElsewhere>,
 }
 
 /// A route as other parts of the system see it (SAM template, OpenAPI, local server).
@@ -108,15 +112,15 @@ impl Router {
         Self {
             function,
             routes: Vec::new(),
-            elsewhere: Vec::new(),
+            elsewhere: None,
         }
     }
 
-    /// Makes this router the answer for requests no function claims: it knows `others`' routes.
-    /// `paths` are the path templates of every route (from the OpenAPI document, so that no
-    /// other function's handlers are linked in).
-    pub fn answering_unmatched_for(mut self, paths: impl IntoIterator<Item = String>) -> Self {
-        self.elsewhere = paths.into_iter().collect();
+    /// Makes this router the answer for requests no function claims. `paths` gives the path
+    /// templates of every route (from the OpenAPI document, so that no other function's
+    /// handlers are linked in); it runs once, at the first unmatched request.
+    pub fn answering_unmatched_for(mut self, paths: fn() -> Vec<String>) -> Self {
+        self.elsewhere = Some((paths, std::sync::OnceLock::new()));
         self
     }
 
@@ -205,11 +209,12 @@ impl Router {
             }
         }
         let Some((route, params)) = found else {
-            let path_matched = path_matched
-                || self
-                    .elsewhere
+            let known_elsewhere = |(paths, cell): &RoutesElsewhere| {
+                cell.get_or_init(paths)
                     .iter()
-                    .any(|template| match_path(template, &path).is_some());
+                    .any(|template| match_path(template, &path).is_some())
+            };
+            let path_matched = path_matched || self.elsewhere.as_ref().is_some_and(known_elsewhere);
             let code = if path_matched {
                 ErrorCode::MethodNotAllowed
             } else {
