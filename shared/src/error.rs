@@ -418,6 +418,15 @@ impl From<crate::limits::LimitError> for ApiError {
     }
 }
 
+impl From<crate::users::UserError> for ApiError {
+    fn from(err: crate::users::UserError) -> Self {
+        match err {
+            crate::users::UserError::Db(db) => Self::from(db),
+            other => Self::internal(other),
+        }
+    }
+}
+
 impl From<crate::sumsub::SumsubError> for ApiError {
     /// Sumsub down or answering nonsense is a 503 the client may retry; Sumsub refusing our
     /// signed request is our configuration's fault (500).

@@ -88,9 +88,9 @@ pub fn transition(
         _ if newer_review_applied => KycTransition::Keep("older_than_applied"),
         KycSignal::Reviewed(answer) => to(answer),
         KycSignal::Reset => to(KycStatus::Pending),
-        KycSignal::Pending | KycSignal::OnHold if current.is_final() => {
-            KycTransition::Keep("final_answer_stands")
-        }
+        // A newer hold (e.g. an ongoing-monitoring hit) stops payments even after approval;
+        // only a pending is kept from undoing a final answer.
+        KycSignal::Pending if current.is_final() => KycTransition::Keep("final_answer_stands"),
         KycSignal::Pending => to(KycStatus::Pending),
         KycSignal::OnHold => to(KycStatus::OnHold),
     }
@@ -180,7 +180,10 @@ impl From<&crate::sumsub::WebhookEvent> for KycEvent {
             }),
             reject_labels: review.map(|r| r.reject_labels.clone()).unwrap_or_default(),
             review_status: e.review_status.clone(),
-            moderation_comment: review.and_then(|r| r.moderation_comment.clone()),
+            // Bounded like the columns it lands in, so a long comment can never block the event.
+            moderation_comment: review
+                .and_then(|r| r.moderation_comment.as_deref())
+                .map(|c| c.chars().take(2000).collect()),
             created_at: e.created_at_ms.as_deref().and_then(parse_provider_time),
             screening_hits,
         }
@@ -306,7 +309,7 @@ pub async fn apply_event(
 
     let newest: Option<OffsetDateTime> = tx
         .query_typed(
-            "SELECT max(provider_created_at) FROM kyc_events WHERE user_id = $1 AND outcome = 'applied'",
+            "SELECT max(provider_created_at) FROM kyc_events WHERE user_id = $1 AND outcome IN ('applied', 'unchanged')",
             &[(&user_id, Type::UUID)],
         )
         .await?
@@ -357,7 +360,7 @@ pub async fn apply_event(
         )
         .await?;
     }
-    if !event.screening_hits.is_empty() && !newer_applied {
+    if !event.screening_hits.is_empty() {
         let details =
             serde_json::json!({"labels": event.reject_labels, "applicant_id": event.applicant_id});
         for kind in &event.screening_hits {
@@ -391,12 +394,20 @@ pub async fn apply_event(
     Ok(outcome)
 }
 
-/// Parses Sumsub's `createdAtMs` ("2020-02-21 13:23:19.321", UTC).
+/// Parses Sumsub's `createdAtMs`: "2020-02-21 13:23:19.321" (UTC; the fraction optional), or
+/// milliseconds since the epoch.
 pub fn parse_provider_time(s: &str) -> Option<OffsetDateTime> {
-    let format = time::macros::format_description!(
+    let s = s.trim();
+    if let Ok(ms) = s.parse::<i64>() {
+        return OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok();
+    }
+    let with_fraction = time::macros::format_description!(
         "[year]-[month]-[day] [hour]:[minute]:[second].[subsecond]"
     );
-    time::PrimitiveDateTime::parse(s.trim(), format)
+    let without =
+        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    time::PrimitiveDateTime::parse(s, with_fraction)
+        .or_else(|_| time::PrimitiveDateTime::parse(s, without))
         .ok()
         .map(|t| t.assume_utc())
 }
@@ -432,17 +443,22 @@ mod tests {
     }
 
     #[test]
-    fn pending_or_on_hold_never_downgrade_a_final_answer() {
+    fn a_pending_never_downgrades_a_final_answer_but_a_newer_hold_does() {
         for status in [Approved, Rejected] {
             assert_eq!(
                 transition(status, S::Pending, false),
                 KycTransition::Keep("final_answer_stands")
             );
-            assert_eq!(
-                transition(status, S::OnHold, false),
-                KycTransition::Keep("final_answer_stands")
-            );
         }
+        assert_eq!(
+            transition(Approved, S::OnHold, false),
+            KycTransition::To(OnHold),
+            "a newer hold stops payments"
+        );
+        assert_eq!(
+            transition(Approved, S::OnHold, true),
+            KycTransition::Keep("older_than_applied")
+        );
         assert_eq!(
             transition(NotStarted, S::Pending, false),
             KycTransition::To(Pending)
@@ -487,6 +503,14 @@ mod tests {
         }
         assert_eq!(
             parse_provider_time("2020-02-21 13:23:19.321").map(|t| t.unix_timestamp()),
+            Some(1_582_291_399)
+        );
+        assert_eq!(
+            parse_provider_time("2020-02-21 13:23:19").map(|t| t.unix_timestamp()),
+            Some(1_582_291_399)
+        );
+        assert_eq!(
+            parse_provider_time("1582291399321").map(|t| t.unix_timestamp()),
             Some(1_582_291_399)
         );
         assert!(parse_provider_time("yesterday").is_none());

@@ -39,6 +39,8 @@ pub fn today_in_norway(now: OffsetDateTime) -> Date {
 pub enum UserError {
     #[error("database")]
     Db(#[from] tokio_postgres::Error),
+    #[error("the person was registered concurrently but cannot be found")]
+    Conflict,
     #[error("sealing the national identity number")]
     Crypto(#[from] crate::crypto::CryptoError),
 }
@@ -53,6 +55,47 @@ pub async fn sign_in_with_bankid(
     origin: &Origin,
 ) -> Result<(Uuid, bool), UserError> {
     let hash = vault.lookup_hash(&person.fnr).to_vec();
+    if let Some(id) = find_and_refresh(tx, person, &hash).await? {
+        record_sign_in(tx, origin, id, "user.signed_in").await?;
+        return Ok((id, false));
+    }
+    let id = Uuid::now_v7();
+    let sealed = vault.seal(id, &person.fnr)?;
+    // A concurrent first sign-in of the same person may insert first: then this insert waits
+    // for it, inserts nothing, and the person it registered is found instead.
+    let inserted = tx
+        .query_typed(
+            "INSERT INTO users (id, bankid_altsub, fnr_ciphertext, fnr_hmac, given_name, family_name, birth_date)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING id",
+            &[
+                (&id, Type::UUID),
+                (&person.altsub, Type::TEXT),
+                (&sealed, Type::BYTEA),
+                (&hash, Type::BYTEA),
+                (&person.given_name, Type::TEXT),
+                (&person.family_name, Type::TEXT),
+                (&person.birth_date, Type::DATE),
+            ],
+        )
+        .await?;
+    if inserted.is_empty() {
+        let id = find_and_refresh(tx, person, &hash)
+            .await?
+            .ok_or(UserError::Conflict)?;
+        record_sign_in(tx, origin, id, "user.signed_in").await?;
+        return Ok((id, false));
+    }
+    record_sign_in(tx, origin, id, "user.registered").await?;
+    Ok((id, true))
+}
+
+/// The live user with this BankID key, else with this national identity number (their BankID
+/// key changed), locked and refreshed from BankID.
+async fn find_and_refresh(
+    tx: &impl GenericClient,
+    person: &BankIdPerson,
+    hash: &[u8],
+) -> Result<Option<Uuid>, UserError> {
     let existing = tx
         .query_typed(
             "SELECT id FROM users WHERE anonymised_at IS NULL AND (bankid_altsub = $1 OR fnr_hmac = $2)
@@ -73,27 +116,9 @@ pub async fn sign_in_with_bankid(
             ],
         )
         .await?;
-        record_sign_in(tx, origin, id, "user.signed_in").await?;
-        return Ok((id, false));
+        return Ok(Some(id));
     }
-    let id = Uuid::now_v7();
-    let sealed = vault.seal(id, &person.fnr)?;
-    tx.query_typed(
-        "INSERT INTO users (id, bankid_altsub, fnr_ciphertext, fnr_hmac, given_name, family_name, birth_date)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        &[
-            (&id, Type::UUID),
-            (&person.altsub, Type::TEXT),
-            (&sealed, Type::BYTEA),
-            (&hash, Type::BYTEA),
-            (&person.given_name, Type::TEXT),
-            (&person.family_name, Type::TEXT),
-            (&person.birth_date, Type::DATE),
-        ],
-    )
-    .await?;
-    record_sign_in(tx, origin, id, "user.registered").await?;
-    Ok((id, true))
+    Ok(None)
 }
 
 async fn record_sign_in(

@@ -157,9 +157,7 @@ pub async fn callback(state: AppState, req: ApiRequest) -> HandlerResult {
     let origin = req.origin();
     let mut conn = state.db.conn().await?;
     let tx = conn.transaction().await?;
-    let (user_id, registered) = users::sign_in_with_bankid(&*tx, vault, &person, &origin)
-        .await
-        .map_err(ApiError::internal)?;
+    let (user_id, registered) = users::sign_in_with_bankid(&*tx, vault, &person, &origin).await?;
     let claims = users::open_session(
         &*tx,
         user_id,

@@ -67,18 +67,22 @@ pub async fn start(state: AppState, req: ApiRequest) -> HandlerResult {
             .await?;
         let mut conn = state.db.conn().await?;
         let tx = conn.transaction().await?;
-        tx.query_typed(
-            "UPDATE users SET sumsub_applicant_id = $2 WHERE id = $1 AND sumsub_applicant_id IS NULL",
-            &[(&who.user_id, Type::UUID), (&applicant, Type::TEXT)],
-        )
-        .await?;
-        let entry = AuditEntry {
-            actor: who.actor(),
-            action: "kyc.applicant_created",
-            target: Some(("user", who.user_id)),
-            details: serde_json::json!({"provider": "sumsub"}),
-        };
-        audit::record(&*tx, &req.origin(), entry).await?;
+        let stored = tx
+            .query_typed(
+                "UPDATE users SET sumsub_applicant_id = $2 WHERE id = $1 AND sumsub_applicant_id IS NULL RETURNING id",
+                &[(&who.user_id, Type::UUID), (&applicant, Type::TEXT)],
+            )
+            .await?;
+        // A concurrent start may have stored it first: then it has written the audit row.
+        if !stored.is_empty() {
+            let entry = AuditEntry {
+                actor: who.actor(),
+                action: "kyc.applicant_created",
+                target: Some(("user", who.user_id)),
+                details: serde_json::json!({"provider": "sumsub"}),
+            };
+            audit::record(&*tx, &req.origin(), entry).await?;
+        }
         tx.commit().await?;
     }
     let token = sumsub.sdk_access_token(&who.user_id.to_string()).await?;

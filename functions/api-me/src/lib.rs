@@ -177,6 +177,7 @@ pub async fn patch_me(state: AppState, req: ApiRequest) -> HandlerResult {
         return ok_json(&me);
     }
     let (phone_value, email_value) = (me.profile.phone_number.clone(), me.profile.email.clone());
+    let (set_phone, set_email) = (phone.is_some(), email.is_some());
     audited(
         &state,
         &req,
@@ -185,12 +186,17 @@ pub async fn patch_me(state: AppState, req: ApiRequest) -> HandlerResult {
         ("user", who.user_id),
         serde_json::json!({ "fields": fields }),
         async |tx| {
+            // Only the fields sent are written: two changes at once never undo each other.
             tx.query_typed(
-                "UPDATE users SET phone_e164 = $2, email = $3 WHERE id = $1",
+                "UPDATE users SET phone_e164 = CASE WHEN $4 THEN $2 ELSE phone_e164 END,
+                              email = CASE WHEN $5 THEN $3 ELSE email END
+             WHERE id = $1",
                 &[
                     (&who.user_id, Type::UUID),
                     (&phone_value, Type::TEXT),
                     (&email_value, Type::TEXT),
+                    (&set_phone, Type::BOOL),
+                    (&set_email, Type::BOOL),
                 ],
             )
             .await?;
@@ -305,7 +311,8 @@ fn decode_cursor(cursor: &str) -> Result<(OffsetDateTime, Uuid), ApiError> {
     };
     let (micros, id) = cursor.split_once('_').ok_or_else(bad)?;
     let micros: i128 = micros.parse().map_err(|_| bad())?;
-    let at = OffsetDateTime::from_unix_timestamp_nanos(micros * 1000).map_err(|_| bad())?;
+    let at = OffsetDateTime::from_unix_timestamp_nanos(micros.checked_mul(1000).ok_or_else(bad)?)
+        .map_err(|_| bad())?;
     Ok((at, id.parse().map_err(|_| bad())?))
 }
 

@@ -423,3 +423,66 @@ async fn the_shared_digest_vectors_verify_through_the_webhook() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_delayed_green_does_not_overrule_a_newer_review_that_repeated_red() {
+    let (app, user) = app_with_applicant().await;
+    post(
+        &app,
+        signed(
+            &reviewed(user, "RED", Some("RETRY"), "2026-11-22 10:00:01.000", &[]),
+            DigestAlg::HmacSha256Hex,
+        ),
+    )
+    .await;
+    let res = post(
+        &app,
+        signed(
+            &reviewed(
+                user,
+                "RED",
+                Some("RETRY"),
+                "2026-11-22 10:00:03.000",
+                &["X"],
+            ),
+            DigestAlg::HmacSha256Hex,
+        ),
+    )
+    .await;
+    assert_eq!(res.json()["status"], "unchanged");
+    let res = post(
+        &app,
+        signed(
+            &reviewed(user, "GREEN", None, "2026-11-22 10:00:02.000", &[]),
+            DigestAlg::HmacSha256Hex,
+        ),
+    )
+    .await;
+    assert_eq!(res.json()["status"], "older_than_applied");
+    assert_eq!(status(&app, user).await.0, "resubmission_requested");
+}
+
+#[tokio::test]
+async fn a_newer_hold_stops_an_approved_user_and_an_endless_comment_cannot_block_an_event() {
+    let (app, user) = app_with_applicant().await;
+    post(
+        &app,
+        signed(
+            &reviewed(user, "GREEN", None, "2026-11-22 10:00:00.000", &[]),
+            DigestAlg::HmacSha256Hex,
+        ),
+    )
+    .await;
+    let hold = json!({"applicantId": APPLICANT, "type": "applicantOnHold", "reviewStatus": "onHold", "createdAtMs": "2026-11-22 11:00:00",
+        "reviewResult": {"reviewAnswer": "RED", "reviewRejectType": "RETRY", "rejectLabels": ["SANCTIONS"], "moderationComment": "x".repeat(5000)}}).to_string();
+    let res = post(&app, signed(&hold, DigestAlg::HmacSha256Hex)).await;
+    assert_eq!(
+        (res.status, res.json()["status"].clone()),
+        (StatusCode::OK, json!("applied"))
+    );
+    assert_eq!(status(&app, user).await.0, "on_hold");
+    assert!(drop_shared::kyc::require_approved(&app.db, user)
+        .await
+        .is_err());
+    assert_eq!(app.count("aml_alerts").await, 1);
+}
