@@ -258,7 +258,15 @@ async fn token(args: &[String]) -> Result<(), BoxError> {
     let get = |url: String| async move {
         exchange(request(http::Method::GET, &url, None, String::new())?).await
     };
-    let (_, authorize, _) = get(format!("{base}/v1/auth/bankid/start?client=mobile")).await?;
+    // A fixed PKCE pair (RFC 7636): the verifier and its S256 challenge.
+    let (verifier, challenge) = (
+        "app-verifier-0123456789-0123456789-abcdefgh",
+        "9Q0Bv-V7rNvU2bq6L6bIcJvhKjirHV8KvVqVvTzGCEA",
+    );
+    let (_, authorize, _) = get(format!(
+        "{base}/v1/auth/bankid/start?client=mobile&code_challenge={challenge}"
+    ))
+    .await?;
     let (_, _, page) = get(authorize.clone()).await?;
     let transaction = page
         .split("name=\"transaction\" value=\"")
@@ -286,7 +294,7 @@ async fn token(args: &[String]) -> Result<(), BoxError> {
         http::Method::POST,
         &format!("{base}/v1/auth/token"),
         Some("application/json"),
-        format!("{{\"code\":\"{code}\"}}"),
+        format!("{{\"code\":\"{code}\",\"code_verifier\":\"{verifier}\"}}"),
     )?)
     .await?;
     let token = body

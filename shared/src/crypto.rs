@@ -31,6 +31,24 @@ pub fn random_token(n: usize) -> Result<String, CryptoError> {
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf))
 }
 
+/// The PKCE S256 challenge of `verifier`: BASE64URL(SHA-256(verifier)) (RFC 7636).
+pub fn pkce_challenge(verifier: &str) -> String {
+    use base64::Engine;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
+}
+
+/// Whether `verifier` answers `challenge` (RFC 7636 S256; a verifier is 43–128 characters),
+/// compared in constant time.
+pub fn pkce_verifies(verifier: &str, challenge: &str) -> bool {
+    (43..=128).contains(&verifier.len())
+        && aws_lc_rs::constant_time::verify_slices_are_equal(
+            pkce_challenge(verifier).as_bytes(),
+            challenge.as_bytes(),
+        )
+        .is_ok()
+}
+
 fn key_bytes(hex_key: &Secret<String>) -> Result<[u8; 32], CryptoError> {
     let bytes = hex::decode(hex_key.expose().trim()).map_err(|_| CryptoError::BadKey)?;
     bytes.try_into().map_err(|_| CryptoError::BadKey)
@@ -131,6 +149,25 @@ mod tests {
         let other =
             FnrVault::new(&Secret::new("11".repeat(32)), &Secret::new("33".repeat(32))).unwrap();
         assert_ne!(vault().lookup_hash(&fnr), other.lookup_hash(&fnr));
+    }
+
+    #[test]
+    fn pkce_challenge_is_base64url_of_sha256() {
+        // Expected value computed independently: base64.urlsafe_b64encode(hashlib.sha256(v)).rstrip('=').
+        let verifier = "dBjftJeZ4CVP-mJ92K1qUdqA3Z9ag_v3-P7t-Iy0Bzk";
+        assert_eq!(
+            pkce_challenge(verifier),
+            "htWfZCKpCevogr9csfwpRTSQ9fx8GDbMVH9SnxU4nDw"
+        );
+        assert!(pkce_verifies(
+            verifier,
+            "htWfZCKpCevogr9csfwpRTSQ9fx8GDbMVH9SnxU4nDw"
+        ));
+        assert!(!pkce_verifies("short", &pkce_challenge("short")));
+        assert!(!pkce_verifies(
+            &"a".repeat(43),
+            "htWfZCKpCevogr9csfwpRTSQ9fx8GDbMVH9SnxU4nDw"
+        ));
     }
 
     #[test]

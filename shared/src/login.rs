@@ -17,6 +17,15 @@ pub struct PendingLogin {
     pub nonce: String,
     pub pkce_verifier: Secret<String>,
     pub client: SessionKind,
+    /// The mobile app's own PKCE challenge (S256): only the app that started the sign-in can
+    /// exchange the one-time code, not another app that intercepts `drop://`.
+    pub app_challenge: Option<String>,
+}
+
+/// What a mobile one-time code stands for.
+pub struct MobileGrant {
+    pub claims: SessionClaims,
+    pub app_challenge: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +114,10 @@ impl LoginStore {
                 AttributeValue::S(login.client.as_str().into()),
             ),
         ]);
+        let mut item = item;
+        if let Some(challenge) = &login.app_challenge {
+            item.insert("app_challenge".into(), AttributeValue::S(challenge.clone()));
+        }
         self.put(format!("login#{state}"), LOGIN_TTL_SECS, item)
             .await
     }
@@ -124,6 +137,7 @@ impl LoginStore {
                 nonce,
                 pkce_verifier: Secret::new(verifier),
                 client,
+                app_challenge: s(&item, "app_challenge"),
             }))
     }
 
@@ -131,22 +145,34 @@ impl LoginStore {
     pub async fn save_mobile_code(
         &self,
         code: &str,
-        claims: &SessionClaims,
+        grant: &MobileGrant,
     ) -> Result<(), LoginStoreError> {
-        let json = serde_json::to_string(claims).map_err(store_err)?;
-        let item = Item::from([("claims".into(), AttributeValue::S(json))]);
+        let json = serde_json::to_string(&grant.claims).map_err(store_err)?;
+        let item = Item::from([
+            ("claims".into(), AttributeValue::S(json)),
+            (
+                "app_challenge".into(),
+                AttributeValue::S(grant.app_challenge.clone()),
+            ),
+        ]);
         self.put(format!("mobile-code#{code}"), MOBILE_CODE_TTL_SECS, item)
             .await
     }
 
-    /// The session claims for a mobile one-time code, once.
+    /// What a mobile one-time code stands for, once.
     pub async fn take_mobile_code(
         &self,
         code: &str,
-    ) -> Result<Option<SessionClaims>, LoginStoreError> {
+    ) -> Result<Option<MobileGrant>, LoginStoreError> {
         let Some(item) = self.take(format!("mobile-code#{code}")).await? else {
             return Ok(None);
         };
-        Ok(s(&item, "claims").and_then(|json| serde_json::from_str(&json).ok()))
+        let claims = s(&item, "claims").and_then(|json| serde_json::from_str(&json).ok());
+        Ok(claims
+            .zip(s(&item, "app_challenge"))
+            .map(|(claims, app_challenge)| MobileGrant {
+                claims,
+                app_challenge,
+            }))
     }
 }

@@ -307,7 +307,7 @@ async fn sign_in_with_bankid_then_verify_with_sumsub() {
     let location = |res: &reqwest::Response| res.headers()["location"].to_str().unwrap().to_owned();
     let authorize = location(
         &browser
-            .get(format!("{base}/v1/auth/bankid/start?client=mobile"))
+            .get(format!("{base}/v1/auth/bankid/start?client=mobile&code_challenge=9Q0Bv-V7rNvU2bq6L6bIcJvhKjirHV8KvVqVvTzGCEA"))
             .send()
             .await
             .unwrap(),
@@ -344,7 +344,7 @@ async fn sign_in_with_bankid_then_verify_with_sumsub() {
     let code = to_app.split("code=").nth(1).unwrap();
     let token: Value = browser
         .post(format!("{base}/v1/auth/token"))
-        .json(&serde_json::json!({ "code": code }))
+        .json(&serde_json::json!({ "code": code, "code_verifier": "app-verifier-0123456789-0123456789-abcdefgh" }))
         .send()
         .await
         .unwrap()

@@ -12,6 +12,8 @@ use tokio::net::TcpListener;
 
 const CLIENT_ID: &str = "drop-test";
 const CLIENT_SECRET: &str = "sandbox-secret-for-tests-only-0123456789";
+/// The mobile app's PKCE verifier (43 characters).
+const APP_VERIFIER: &str = "app-verifier-0123456789-0123456789-abcdefgh";
 
 struct Stack {
     app: TestApp,
@@ -58,8 +60,9 @@ impl Stack {
         let res = self
             .browser
             .get(format!(
-                "{}/v1/auth/bankid/start?client={client}",
-                self.base
+                "{}/v1/auth/bankid/start?client={client}&code_challenge={}",
+                self.base,
+                drop_shared::crypto::pkce_challenge(APP_VERIFIER)
             ))
             .send()
             .await
@@ -244,13 +247,13 @@ async fn the_mobile_app_gets_a_one_time_code_and_exchanges_it_once_for_a_bearer_
         .unwrap()
         .to_owned();
 
-    let exchange = |code: String| {
+    let exchange = |code: String, verifier: &str| {
         s.browser
             .post(format!("{}/v1/auth/token", s.base))
-            .json(&json!({ "code": code }))
+            .json(&json!({ "code": code, "code_verifier": verifier }))
             .send()
     };
-    let res = exchange(code.clone()).await.unwrap();
+    let res = exchange(code.clone(), APP_VERIFIER).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["token_type"], "Bearer");
@@ -265,14 +268,17 @@ async fn the_mobile_app_gets_a_one_time_code_and_exchanges_it_once_for_a_bearer_
     assert_eq!(me.status(), StatusCode::OK);
     assert_eq!(me.json::<Value>().await.unwrap()["given_name"], "Dagny");
 
-    let again = exchange(code).await.unwrap();
+    let again = exchange(code, APP_VERIFIER).await.unwrap();
     assert_eq!(again.status(), StatusCode::BAD_REQUEST);
     assert_eq!(
         again.json::<Value>().await.unwrap()["error"],
         "invalid_code"
     );
     assert_eq!(
-        exchange("made-up".into()).await.unwrap().status(),
+        exchange("made-up".into(), APP_VERIFIER)
+            .await
+            .unwrap()
+            .status(),
         StatusCode::BAD_REQUEST
     );
     assert_eq!(s.app.count("sessions").await, 1);
@@ -417,4 +423,37 @@ async fn sign_in_routes_allow_ten_requests_a_minute_per_ip() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(res.headers().contains_key("retry-after"));
+}
+
+#[tokio::test]
+async fn a_mobile_code_intercepted_by_another_app_is_worthless() {
+    let s = stack().await;
+    let (status, body) = s.get("/v1/auth/bankid/start?client=mobile").await;
+    assert_eq!(
+        (status, body["details"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("code_challenge"))
+    );
+
+    let callback = s.at_callback("mobile", "adult").await;
+    let to_app = location(&s.browser.get(&callback).send().await.unwrap());
+    let code = to_app.split("code=").nth(1).unwrap();
+    let thief =
+        json!({ "code": code, "code_verifier": "someone-elses-verifier-0123456789-abcdefghij" });
+    let res = s
+        .browser
+        .post(format!("{}/v1/auth/token", s.base))
+        .json(&thief)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    // The code is spent: the real app must sign in again.
+    let res = s
+        .browser
+        .post(format!("{}/v1/auth/token", s.base))
+        .json(&json!({ "code": code, "code_verifier": APP_VERIFIER }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 }

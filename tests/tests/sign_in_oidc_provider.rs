@@ -55,7 +55,7 @@ impl Stack {
         let res = self
             .client
             .get(format!(
-                "{}/v1/auth/bankid/start?client={client}",
+                "{}/v1/auth/bankid/start?client={client}&code_challenge=9Q0Bv-V7rNvU2bq6L6bIcJvhKjirHV8KvVqVvTzGCEA",
                 self.base
             ))
             .send()
@@ -147,7 +147,7 @@ async fn mobile_code_exchange_with_the_independent_provider() {
     let token = s
         .client
         .post(format!("{}/v1/auth/token", s.base))
-        .json(&json!({ "code": code }))
+        .json(&json!({ "code": code, "code_verifier": "app-verifier-0123456789-0123456789-abcdefgh" }))
         .send()
         .await
         .unwrap();
@@ -163,7 +163,7 @@ async fn mobile_code_exchange_with_the_independent_provider() {
     let again = s
         .client
         .post(format!("{}/v1/auth/token", s.base))
-        .json(&json!({ "code": code }))
+        .json(&json!({ "code": code, "code_verifier": "app-verifier-0123456789-0123456789-abcdefgh" }))
         .send()
         .await
         .unwrap();

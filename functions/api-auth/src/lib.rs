@@ -3,7 +3,7 @@
 use drop_shared::auth::Me;
 use drop_shared::error::{ErrorBody, ErrorDetail};
 use drop_shared::http::{ok_json, redirect, ApiRequest, HandlerResult, RouteSpec, Router};
-use drop_shared::login::PendingLogin;
+use drop_shared::login::{MobileGrant, PendingLogin};
 use drop_shared::oidc::AuthorizationResponse;
 use drop_shared::rate_limit::RatePolicy;
 use drop_shared::session::{cleared_cookie, session_cookie, SessionKind};
@@ -63,7 +63,11 @@ pub struct ApiDoc;
 
 #[utoipa::path(
     get, path = "/v1/auth/bankid/start", tag = "auth",
-    params(("client" = Option<String>, Query, description = "`web` (default) or `mobile`")),
+    params(
+        ("client" = Option<String>, Query, description = "`web` (default) or `mobile`"),
+        ("code_challenge" = Option<String>, Query, description = "Mobile only, required: BASE64URL(SHA-256(code_verifier))"),
+        ("code_challenge_method" = Option<String>, Query, description = "Mobile only: `S256`"),
+    ),
     responses(
         (status = 302, description = "To BankID"),
         (status = 422, description = "Unknown client", body = ErrorBody),
@@ -82,11 +86,34 @@ pub async fn start(state: AppState, req: ApiRequest) -> HandlerResult {
                 ))
             }
         };
+    // The app proves at the code exchange that it is the app that started: RFC 7636 S256.
+    let app_challenge = match client {
+        SessionKind::Web => None,
+        SessionKind::Mobile => {
+            let challenge = req.query_param("code_challenge").unwrap_or_default();
+            let method_ok = req
+                .query_param("code_challenge_method")
+                .is_none_or(|m| m == "S256");
+            let shape_ok = challenge.len() == 43
+                && challenge
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !method_ok || !shape_ok {
+                return Err(ApiError::new(ErrorCode::ValidationFailed).with_detail(ErrorDetail::new(
+                    "code_challenge",
+                    "invalid",
+                    "The mobile app sends code_challenge = BASE64URL(SHA-256(code_verifier)), method S256.",
+                )));
+            }
+            Some(challenge.to_owned())
+        }
+    };
     let authorization = state.bankid().await?.authorization_request().await?;
     let pending = PendingLogin {
         nonce: authorization.nonce,
         pkce_verifier: authorization.pkce_verifier,
         client,
+        app_challenge,
     };
     state
         .logins
@@ -186,7 +213,13 @@ pub async fn callback(state: AppState, req: ApiRequest) -> HandlerResult {
             let code = crypto::random_token(32).map_err(ApiError::internal)?;
             state
                 .logins
-                .save_mobile_code(&code, &claims)
+                .save_mobile_code(
+                    &code,
+                    &MobileGrant {
+                        claims,
+                        app_challenge: pending.app_challenge.unwrap_or_default(),
+                    },
+                )
                 .await
                 .map_err(unavailable)?;
             redirect(&format!("{MOBILE_CALLBACK}?code={code}"), None)
@@ -199,6 +232,8 @@ pub async fn callback(state: AppState, req: ApiRequest) -> HandlerResult {
 pub struct CodeExchange {
     /// The one-time code from `drop://auth/callback?code=…`.
     pub code: String,
+    /// The PKCE verifier whose S256 challenge the app sent to `/v1/auth/bankid/start`.
+    pub code_verifier: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -224,12 +259,20 @@ pub async fn exchange_mobile_code(state: AppState, req: ApiRequest) -> HandlerRe
     if body.code.is_empty() || body.code.len() > 128 {
         return Err(ApiError::new(ErrorCode::InvalidCode));
     }
-    let claims = state
+    let grant = state
         .logins
         .take_mobile_code(&body.code)
         .await
         .map_err(unavailable)?
         .ok_or_else(|| ApiError::new(ErrorCode::InvalidCode))?;
+    // The code is spent either way: a wrong verifier cannot be retried against it.
+    if !crypto::pkce_verifies(&body.code_verifier, &grant.app_challenge) {
+        return Err(ApiError::msg(
+            ErrorCode::InvalidCode,
+            "This code was issued to another app.",
+        ));
+    }
+    let claims = grant.claims;
     let token = state
         .session_keys()
         .await?
