@@ -7,7 +7,7 @@
 use crate::audit::{Actor, Origin};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::ApiRequest;
-use crate::session::{SessionKind, COOKIE};
+use crate::session::{cookie_value, SessionKind, COOKIE};
 use crate::state::AppState;
 use http::Method;
 use serde::Serialize;
@@ -137,11 +137,7 @@ fn credential(req: &ApiRequest) -> Option<(Credential, &str)> {
             .then_some((Credential::Bearer, token.trim()));
     }
     let cookies = req.header("cookie")?;
-    cookies
-        .split(';')
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| (Credential::Cookie, value))
+    cookie_value(cookies, COOKIE).map(|value| (Credential::Cookie, value))
 }
 
 fn changes_state(method: &Method) -> bool {

@@ -358,18 +358,18 @@ pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Res
     response
 }
 
-/// A `302 Found` to `location`, optionally setting a cookie.
-pub fn redirect(location: &str, set_cookie: Option<&str>) -> HandlerResult {
+/// A `302 Found` to `location`, setting `cookies` (each a `Set-Cookie` value).
+pub fn redirect(location: &str, cookies: &[String]) -> HandlerResult {
     let mut response = http::Response::new(Body::Empty);
     *response.status_mut() = StatusCode::FOUND;
     let value = |v: &str| HeaderValue::from_str(v).map_err(ApiError::internal);
     response
         .headers_mut()
         .insert(http::header::LOCATION, value(location)?);
-    if let Some(cookie) = set_cookie {
+    for cookie in cookies {
         response
             .headers_mut()
-            .insert(http::header::SET_COOKIE, value(cookie)?);
+            .append(http::header::SET_COOKIE, value(cookie)?);
     }
     Ok(response)
 }

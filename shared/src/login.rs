@@ -17,9 +17,11 @@ pub struct PendingLogin {
     pub nonce: String,
     pub pkce_verifier: Secret<String>,
     pub client: SessionKind,
-    /// The mobile app's own PKCE challenge (S256): only the app that started the sign-in can
-    /// exchange the one-time code, not another app that intercepts `drop://`.
-    pub app_challenge: Option<String>,
+    /// S256 challenge of a secret only the client that started holds: the mobile app's PKCE
+    /// `code_verifier`, or the browser's sign-in cookie. The client that finishes must answer
+    /// it, so a code intercepted from `drop://`, or a callback link planted in another
+    /// browser (login CSRF), is worthless.
+    pub client_challenge: String,
 }
 
 /// What a mobile one-time code stands for.
@@ -115,9 +117,10 @@ impl LoginStore {
             ),
         ]);
         let mut item = item;
-        if let Some(challenge) = &login.app_challenge {
-            item.insert("app_challenge".into(), AttributeValue::S(challenge.clone()));
-        }
+        item.insert(
+            "client_challenge".into(),
+            AttributeValue::S(login.client_challenge.clone()),
+        );
         self.put(format!("login#{state}"), LOGIN_TTL_SECS, item)
             .await
     }
@@ -131,14 +134,17 @@ impl LoginStore {
             Some("mobile") => SessionKind::Mobile,
             _ => SessionKind::Web,
         };
-        Ok(s(&item, "nonce")
+        let secrets = s(&item, "nonce")
             .zip(s(&item, "verifier"))
-            .map(|(nonce, verifier)| PendingLogin {
+            .zip(s(&item, "client_challenge"));
+        Ok(
+            secrets.map(|((nonce, verifier), client_challenge)| PendingLogin {
                 nonce,
                 pkce_verifier: Secret::new(verifier),
                 client,
-                app_challenge: s(&item, "app_challenge"),
-            }))
+                client_challenge,
+            }),
+        )
     }
 
     /// Keeps a mobile session's claims under a one-time code for the app to exchange.

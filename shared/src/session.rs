@@ -10,6 +10,9 @@ use uuid::Uuid;
 /// Name of the web session cookie.
 pub const COOKIE: &str = "drop_token";
 
+/// Name of the cookie that binds a web sign-in to the browser that started it (10 minutes).
+pub const LOGIN_COOKIE: &str = "__Host-drop_login";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SessionKind {
@@ -111,6 +114,25 @@ pub fn session_cookie(token: &str, max_age: Duration) -> String {
         "{COOKIE}={token}; Path=/; Max-Age={}; HttpOnly; Secure; SameSite=Lax",
         max_age.whole_seconds()
     )
+}
+
+/// The `Set-Cookie` value binding a sign-in to this browser.
+pub fn login_cookie(secret: &str) -> String {
+    format!("{LOGIN_COOKIE}={secret}; Path=/; Max-Age=600; HttpOnly; Secure; SameSite=Lax")
+}
+
+/// The `Set-Cookie` value that removes the sign-in binding.
+pub fn cleared_login_cookie() -> String {
+    format!("{LOGIN_COOKIE}=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax")
+}
+
+/// The value of cookie `name` in a `Cookie` header.
+pub fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header
+        .split(';')
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v)
 }
 
 /// The `Set-Cookie` value that removes the web session cookie.

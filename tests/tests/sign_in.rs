@@ -19,6 +19,8 @@ struct Stack {
     app: TestApp,
     base: String,
     browser: Client,
+    /// The sign-in cookie the last start set, as a browser keeps it.
+    login_cookie: std::sync::Mutex<Option<String>>,
 }
 
 async fn stack() -> Stack {
@@ -47,7 +49,12 @@ async fn stack() -> Stack {
         .cookie_store(true)
         .build()
         .unwrap();
-    Stack { app, base, browser }
+    Stack {
+        app,
+        base,
+        browser,
+        login_cookie: Default::default(),
+    }
 }
 
 fn location(res: &reqwest::Response) -> String {
@@ -55,6 +62,15 @@ fn location(res: &reqwest::Response) -> String {
 }
 
 impl Stack {
+    /// A GET as the browser that started sign-in makes it: with its sign-in cookie.
+    async fn follow(&self, url: &str) -> reqwest::Response {
+        let mut req = self.browser.get(url);
+        if let Some(cookie) = self.login_cookie.lock().unwrap().clone() {
+            req = req.header("cookie", cookie);
+        }
+        req.send().await.unwrap()
+    }
+
     /// Start → BankID's page → pick `person` → back at our callback (not yet followed).
     async fn at_callback(&self, client: &str, person: &str) -> String {
         let res = self
@@ -68,6 +84,11 @@ impl Stack {
             .await
             .unwrap();
         assert_eq!(res.status(), StatusCode::FOUND);
+        let cookie = res
+            .headers()
+            .get("set-cookie")
+            .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned());
+        *self.login_cookie.lock().unwrap() = cookie;
         let authorize = location(&res);
         let page = self
             .browser
@@ -122,7 +143,7 @@ async fn a_web_user_signs_in_sees_themselves_and_signs_out() {
     assert_eq!(s.get("/v1/auth/me").await.0, StatusCode::UNAUTHORIZED);
 
     let callback = s.at_callback("web", "adult").await;
-    let res = s.browser.get(&callback).send().await.unwrap();
+    let res = s.follow(&callback).await;
     assert_eq!(res.status(), StatusCode::FOUND);
     assert_eq!(location(&res), "https://app.drop.test/home");
     let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
@@ -222,10 +243,7 @@ async fn a_web_user_signs_in_sees_themselves_and_signs_out() {
 
     // Signing in again finds the same user.
     let callback = s.at_callback("web", "adult").await;
-    assert_eq!(
-        s.browser.get(&callback).send().await.unwrap().status(),
-        StatusCode::FOUND
-    );
+    assert_eq!(s.follow(&callback).await.status(), StatusCode::FOUND);
     assert_eq!(s.app.count("users").await, 1);
     assert_eq!(
         s.app
@@ -239,7 +257,7 @@ async fn a_web_user_signs_in_sees_themselves_and_signs_out() {
 async fn the_mobile_app_gets_a_one_time_code_and_exchanges_it_once_for_a_bearer_token() {
     let s = stack().await;
     let callback = s.at_callback("mobile", "d-number").await;
-    let res = s.browser.get(&callback).send().await.unwrap();
+    let res = s.follow(&callback).await;
     let to_app = location(&res);
     assert!(res.headers().get("set-cookie").is_none());
     let code = to_app
@@ -306,7 +324,7 @@ async fn the_mobile_app_gets_a_one_time_code_and_exchanges_it_once_for_a_bearer_
 async fn a_minor_is_turned_away_and_nothing_about_them_is_kept() {
     let s = stack().await;
     let callback = s.at_callback("web", "minor").await;
-    let res = s.browser.get(&callback).send().await.unwrap();
+    let res = s.follow(&callback).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert!(res.headers().get("set-cookie").is_none());
     assert_eq!(res.json::<Value>().await.unwrap()["error"], "underage");
@@ -318,10 +336,7 @@ async fn a_minor_is_turned_away_and_nothing_about_them_is_kept() {
 async fn a_synthetic_test_person_can_sign_in() {
     let s = stack().await;
     let callback = s.at_callback("web", "synthetic").await;
-    assert_eq!(
-        s.browser.get(&callback).send().await.unwrap().status(),
-        StatusCode::FOUND
-    );
+    assert_eq!(s.follow(&callback).await.status(), StatusCode::FOUND);
     assert_eq!(s.app.count("users").await, 1);
 }
 
@@ -329,11 +344,8 @@ async fn a_synthetic_test_person_can_sign_in() {
 async fn a_replayed_unknown_or_missing_state_creates_no_session() {
     let s = stack().await;
     let callback = s.at_callback("web", "adult").await;
-    assert_eq!(
-        s.browser.get(&callback).send().await.unwrap().status(),
-        StatusCode::FOUND
-    );
-    let replay = s.browser.get(&callback).send().await.unwrap();
+    assert_eq!(s.follow(&callback).await.status(), StatusCode::FOUND);
+    let replay = s.follow(&callback).await;
     assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
     assert_eq!(
         replay.json::<Value>().await.unwrap()["error"],
@@ -367,7 +379,7 @@ async fn a_forged_code_is_refused_by_the_provider_and_creates_no_session() {
     let s = stack().await;
     let callback = s.at_callback("web", "adult").await;
     let forged = callback.replace("code=", "code=x");
-    let res = s.browser.get(&forged).send().await.unwrap();
+    let res = s.follow(&forged).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         res.json::<Value>().await.unwrap()["details"][0]["code"],
@@ -435,7 +447,7 @@ async fn a_mobile_code_intercepted_by_another_app_is_worthless() {
     );
 
     let callback = s.at_callback("mobile", "adult").await;
-    let to_app = location(&s.browser.get(&callback).send().await.unwrap());
+    let to_app = location(&s.follow(&callback).await);
     let code = to_app.split("code=").nth(1).unwrap();
     let thief =
         json!({ "code": code, "code_verifier": "someone-elses-verifier-0123456789-abcdefghij" });
@@ -456,4 +468,54 @@ async fn a_mobile_code_intercepted_by_another_app_is_worthless() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_callback_link_finished_in_another_browser_signs_no_one_in() {
+    let s = stack().await;
+    let fresh_browser = || Client::builder().redirect(Policy::none()).build().unwrap();
+    let callback = s.at_callback("web", "adult").await;
+    // The victim's browser never started this sign-in: it has no sign-in cookie.
+    let res = fresh_browser().get(&callback).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.headers().get("set-cookie").is_none());
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "invalid_login_state"
+    );
+    // And the state is spent: the attacker cannot finish it either.
+    assert_eq!(s.follow(&callback).await.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(s.app.count("sessions").await, 0);
+
+    // A sign-in cookie from another sign-in does not fit this one.
+    let first = s.at_callback("web", "adult").await;
+    let second = s.at_callback("web", "adult").await;
+    let second_cookie = s.login_cookie.lock().unwrap().clone().unwrap();
+    let res = fresh_browser()
+        .get(&first)
+        .header("cookie", &second_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let res = fresh_browser()
+        .get(&second)
+        .header("cookie", &second_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let set: Vec<String> = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    assert!(set.iter().any(|c| c.starts_with("drop_token=")), "{set:?}");
+    assert!(
+        set.iter()
+            .any(|c| c.starts_with("__Host-drop_login=;") && c.contains("Max-Age=0")),
+        "{set:?}"
+    );
+    assert_eq!(s.app.count("sessions").await, 1);
 }

@@ -20,6 +20,8 @@ struct Stack {
     base: String,
     provider: OidcProvider,
     client: Client,
+    /// The sign-in cookie the last start set, as a browser keeps it.
+    login_cookie: std::sync::Mutex<Option<String>>,
 }
 
 async fn stack(claims_in: ClaimsIn) -> Stack {
@@ -46,10 +48,20 @@ async fn stack(claims_in: ClaimsIn) -> Stack {
         base,
         provider,
         client,
+        login_cookie: Default::default(),
     }
 }
 
 impl Stack {
+    /// A GET as the browser that started sign-in makes it: with its sign-in cookie.
+    async fn follow(&self, url: &str) -> reqwest::Response {
+        let mut req = self.client.get(url);
+        if let Some(cookie) = self.login_cookie.lock().unwrap().clone() {
+            req = req.header("cookie", cookie);
+        }
+        req.send().await.unwrap()
+    }
+
     /// Our start → the provider's login as `login` → the URL of our callback.
     async fn callback_for(&self, client: &str, login: &str) -> String {
         let res = self
@@ -62,6 +74,11 @@ impl Stack {
             .await
             .unwrap();
         assert_eq!(res.status(), StatusCode::FOUND);
+        let cookie = res
+            .headers()
+            .get("set-cookie")
+            .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned());
+        *self.login_cookie.lock().unwrap() = cookie;
         let authorize = res.headers()["location"].to_str().unwrap().to_owned();
         assert!(
             authorize.contains("code_challenge_method=S256")
@@ -77,7 +94,7 @@ async fn web_sign_in_me_and_logout_with_the_independent_provider() {
     for claims_in in [ClaimsIn::IdToken, ClaimsIn::Userinfo] {
         let s = stack(claims_in).await;
         let callback = s.callback_for("web", "adult").await;
-        let res = s.client.get(&callback).send().await.unwrap();
+        let res = s.follow(&callback).await;
         assert_eq!(
             res.status(),
             StatusCode::FOUND,
@@ -136,7 +153,7 @@ async fn web_sign_in_me_and_logout_with_the_independent_provider() {
 async fn mobile_code_exchange_with_the_independent_provider() {
     let s = stack(ClaimsIn::IdToken).await;
     let callback = s.callback_for("mobile", "synthetic").await;
-    let res = s.client.get(&callback).send().await.unwrap();
+    let res = s.follow(&callback).await;
     let code = res.headers()["location"]
         .to_str()
         .unwrap()
@@ -179,14 +196,14 @@ async fn a_person_the_provider_vouches_for_badly_gets_no_session() {
         ("noaltsub", StatusCode::UNAUTHORIZED, "login_failed"),
     ] {
         let callback = s.callback_for("web", login).await;
-        let res = s.client.get(&callback).send().await.unwrap();
+        let res = s.follow(&callback).await;
         assert_eq!(res.status(), status, "{login}");
         assert!(res.headers().get("set-cookie").is_none());
         let body: Value = res.json().await.unwrap();
         assert_eq!(body["error"], code, "{login}: {body}");
         assert!(!body.to_string().contains("12345678901"), "{body}");
         // The state was spent by the failed attempt: it cannot be replayed.
-        let replay = s.client.get(&callback).send().await.unwrap();
+        let replay = s.follow(&callback).await;
         assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
     }
     assert_eq!(s.app.count("users").await, 0);
@@ -203,7 +220,7 @@ async fn a_wrong_client_secret_is_our_fault_not_the_users() {
         )
         .await;
     let callback = s.callback_for("web", "adult").await;
-    let res = s.client.get(&callback).send().await.unwrap();
+    let res = s.follow(&callback).await;
     assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"], "internal_error");

@@ -6,7 +6,10 @@ use drop_shared::http::{ok_json, redirect, ApiRequest, HandlerResult, RouteSpec,
 use drop_shared::login::{MobileGrant, PendingLogin};
 use drop_shared::oidc::AuthorizationResponse;
 use drop_shared::rate_limit::RatePolicy;
-use drop_shared::session::{cleared_cookie, session_cookie, SessionKind};
+use drop_shared::session::{
+    cleared_cookie, cleared_login_cookie, cookie_value, login_cookie, session_cookie, SessionKind,
+    LOGIN_COOKIE,
+};
 use drop_shared::users::{self, age_on, today_in_norway, BankIdPerson};
 use drop_shared::{crypto, ApiError, AppState, ErrorCode};
 use http::{Method, StatusCode};
@@ -86,9 +89,13 @@ pub async fn start(state: AppState, req: ApiRequest) -> HandlerResult {
                 ))
             }
         };
-    // The app proves at the code exchange that it is the app that started: RFC 7636 S256.
-    let app_challenge = match client {
-        SessionKind::Web => None,
+    // Whoever finishes the sign-in must prove it is whoever started it (RFC 7636 S256): the
+    // mobile app with its own code_verifier at the code exchange, the browser with a cookie.
+    let (client_challenge, browser_cookie) = match client {
+        SessionKind::Web => {
+            let secret = crypto::random_token(32).map_err(ApiError::internal)?;
+            (crypto::pkce_challenge(&secret), Some(login_cookie(&secret)))
+        }
         SessionKind::Mobile => {
             let challenge = req.query_param("code_challenge").unwrap_or_default();
             let method_ok = req
@@ -105,7 +112,7 @@ pub async fn start(state: AppState, req: ApiRequest) -> HandlerResult {
                     "The mobile app sends code_challenge = BASE64URL(SHA-256(code_verifier)), method S256.",
                 )));
             }
-            Some(challenge.to_owned())
+            (challenge.to_owned(), None)
         }
     };
     let authorization = state.bankid().await?.authorization_request().await?;
@@ -113,14 +120,14 @@ pub async fn start(state: AppState, req: ApiRequest) -> HandlerResult {
         nonce: authorization.nonce,
         pkce_verifier: authorization.pkce_verifier,
         client,
-        app_challenge,
+        client_challenge,
     };
     state
         .logins
         .save_login(&authorization.state, &pending)
         .await
         .map_err(unavailable)?;
-    redirect(&authorization.url, None)
+    redirect(&authorization.url, browser_cookie.as_slice())
 }
 
 fn unavailable(err: impl std::error::Error + Send + Sync + 'static) -> ApiError {
@@ -157,6 +164,18 @@ pub async fn callback(state: AppState, req: ApiRequest) -> HandlerResult {
         .await
         .map_err(unavailable)?
         .ok_or_else(|| ApiError::new(ErrorCode::InvalidLoginState))?;
+    if pending.client == SessionKind::Web {
+        let cookie = req
+            .header("cookie")
+            .and_then(|c| cookie_value(c, LOGIN_COOKIE))
+            .unwrap_or_default();
+        if !crypto::pkce_verifies(cookie, &pending.client_challenge) {
+            return Err(ApiError::msg(
+                ErrorCode::InvalidLoginState,
+                "Finish signing in in the browser that started it.",
+            ));
+        }
+    }
     let bankid = state.bankid().await?;
     bankid
         .check_response_issuer(response.iss.as_deref())
@@ -204,10 +223,11 @@ pub async fn callback(state: AppState, req: ApiRequest) -> HandlerResult {
                 .await?
                 .issue(&claims)
                 .map_err(ApiError::internal)?;
-            redirect(
-                &state.config.web_app_url,
-                Some(&session_cookie(&token, SessionKind::Web.lifetime())),
-            )
+            let cookies = [
+                session_cookie(&token, SessionKind::Web.lifetime()),
+                cleared_login_cookie(),
+            ];
+            redirect(&state.config.web_app_url, &cookies)
         }
         SessionKind::Mobile => {
             let code = crypto::random_token(32).map_err(ApiError::internal)?;
@@ -217,12 +237,12 @@ pub async fn callback(state: AppState, req: ApiRequest) -> HandlerResult {
                     &code,
                     &MobileGrant {
                         claims,
-                        app_challenge: pending.app_challenge.unwrap_or_default(),
+                        app_challenge: pending.client_challenge,
                     },
                 )
                 .await
                 .map_err(unavailable)?;
-            redirect(&format!("{MOBILE_CALLBACK}?code={code}"), None)
+            redirect(&format!("{MOBILE_CALLBACK}?code={code}"), &[])
         }
     }
 }
