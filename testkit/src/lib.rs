@@ -3,6 +3,7 @@
 //! Requests go through a function's [`Router`] exactly as a Lambda invocation would.
 #![allow(clippy::expect_used, clippy::panic)] // test support: a broken setup must stop the test loudly
 
+pub mod browser;
 pub mod oidc_provider;
 
 use drop_shared::audit::Origin;

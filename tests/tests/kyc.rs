@@ -6,6 +6,7 @@
 
 use drop_local::LocalApi;
 use drop_shared::session::SessionKind;
+use drop_testkit::browser::Browser;
 use drop_testkit::TestApp;
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
@@ -300,63 +301,18 @@ async fn sign_in_with_bankid_then_verify_with_sumsub() {
     serve_sumsub(sumsub, &base).await;
     tokio::spawn(LocalApi::new(app.state.clone()).run(api, std::future::pending()));
 
-    let browser = Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let location = |res: &reqwest::Response| res.headers()["location"].to_str().unwrap().to_owned();
-    let authorize = location(
-        &browser
-            .get(format!("{base}/v1/auth/bankid/start?client=mobile&code_challenge=9Q0Bv-V7rNvU2bq6L6bIcJvhKjirHV8KvVqVvTzGCEA"))
-            .send()
-            .await
-            .unwrap(),
-    );
-    let page = browser
-        .get(&authorize)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let transaction = page
-        .split("name=\"transaction\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
-    let choose = format!(
-        "{}/authorize/choose",
-        authorize.split("/authorize").next().unwrap()
-    );
-    let callback = location(
-        &browser
-            .post(choose)
-            .form(&[("transaction", transaction.as_str()), ("person", "adult")])
-            .send()
-            .await
-            .unwrap(),
-    );
-    let to_app = location(&browser.get(&callback).send().await.unwrap());
+    let browser = Browser::new(&base);
+    let authorize = browser.start("mobile").await;
+    let callback = browser.pick_sandbox_person(&authorize, "adult").await;
+    let to_app = Browser::location(&browser.follow(&callback).await);
     let code = to_app.split("code=").nth(1).unwrap();
-    let token: Value = browser
-        .post(format!("{base}/v1/auth/token"))
-        .json(&serde_json::json!({ "code": code, "code_verifier": "app-verifier-0123456789-0123456789-abcdefgh" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token: Value = browser.exchange(code).await.json().await.unwrap();
     let token = token["token"].as_str().unwrap();
 
     let s = Stack {
         app,
         base,
-        client: browser,
+        client: browser.client,
     };
     assert_eq!(s.status(token).await["status"], "not_started");
     assert_eq!(s.start(token).await.0, StatusCode::OK);

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test file: failing loudly is the point
 
 use drop_local::LocalApi;
+use drop_testkit::browser::{Browser, APP_VERIFIER};
 use drop_testkit::TestApp;
 use reqwest::redirect::Policy;
 use reqwest::{Client, StatusCode};
@@ -12,15 +13,11 @@ use tokio::net::TcpListener;
 
 const CLIENT_ID: &str = "drop-test";
 const CLIENT_SECRET: &str = "sandbox-secret-for-tests-only-0123456789";
-/// The mobile app's PKCE verifier (43 characters).
-const APP_VERIFIER: &str = "app-verifier-0123456789-0123456789-abcdefgh";
 
 struct Stack {
     app: TestApp,
     base: String,
-    browser: Client,
-    /// The sign-in cookie the last start set, as a browser keeps it.
-    login_cookie: std::sync::Mutex<Option<String>>,
+    browser: Browser,
 }
 
 async fn stack() -> Stack {
@@ -44,81 +41,19 @@ async fn stack() -> Stack {
     };
     tokio::spawn(bankid_sandbox::serve(idp, sandbox, std::future::pending()));
     tokio::spawn(LocalApi::new(app.state.clone()).run(api, std::future::pending()));
-    let browser = Client::builder()
-        .redirect(Policy::none())
-        .cookie_store(true)
-        .build()
-        .unwrap();
-    Stack {
-        app,
-        base,
-        browser,
-        login_cookie: Default::default(),
-    }
+    let browser = Browser::new(&base);
+    Stack { app, base, browser }
 }
 
 fn location(res: &reqwest::Response) -> String {
-    res.headers()["location"].to_str().unwrap().to_owned()
+    Browser::location(res)
 }
 
 impl Stack {
-    /// A GET as the browser that started sign-in makes it: with its sign-in cookie.
-    async fn follow(&self, url: &str) -> reqwest::Response {
-        let mut req = self.browser.get(url);
-        if let Some(cookie) = self.login_cookie.lock().unwrap().clone() {
-            req = req.header("cookie", cookie);
-        }
-        req.send().await.unwrap()
-    }
-
     /// Start → BankID's page → pick `person` → back at our callback (not yet followed).
     async fn at_callback(&self, client: &str, person: &str) -> String {
-        let res = self
-            .browser
-            .get(format!(
-                "{}/v1/auth/bankid/start?client={client}&code_challenge={}",
-                self.base,
-                drop_shared::crypto::pkce_challenge(APP_VERIFIER)
-            ))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::FOUND);
-        let cookie = res
-            .headers()
-            .get("set-cookie")
-            .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned());
-        *self.login_cookie.lock().unwrap() = cookie;
-        let authorize = location(&res);
-        let page = self
-            .browser
-            .get(&authorize)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let transaction = page
-            .split("name=\"transaction\" value=\"")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap()
-            .to_owned();
-        let choose = format!(
-            "{}/authorize/choose",
-            authorize.split("/authorize").next().unwrap()
-        );
-        let res = self
-            .browser
-            .post(choose)
-            .form(&[("transaction", transaction.as_str()), ("person", person)])
-            .send()
-            .await
-            .unwrap();
-        let callback = location(&res);
+        let authorize = self.browser.start(client).await;
+        let callback = self.browser.pick_sandbox_person(&authorize, person).await;
         assert!(
             callback.starts_with(&format!("{}/v1/auth/bankid/callback?", self.base)),
             "{callback}"
@@ -126,9 +61,14 @@ impl Stack {
         callback
     }
 
+    async fn follow(&self, url: &str) -> reqwest::Response {
+        self.browser.follow(url).await
+    }
+
     async fn get(&self, path: &str) -> (StatusCode, Value) {
         let res = self
             .browser
+            .client
             .get(format!("{}{path}", self.base))
             .send()
             .await
@@ -163,6 +103,7 @@ async fn a_web_user_signs_in_sees_themselves_and_signs_out() {
     let token = cookie.split(';').next().unwrap().to_owned();
     let me = s
         .browser
+        .client
         .get(format!("{}/v1/auth/me", s.base))
         .header("cookie", &token)
         .send()
@@ -213,6 +154,7 @@ async fn a_web_user_signs_in_sees_themselves_and_signs_out() {
     let logout = format!("{}/v1/auth/logout", s.base);
     let res = s
         .browser
+        .client
         .post(&logout)
         .header("cookie", &token)
         .send()
@@ -221,6 +163,7 @@ async fn a_web_user_signs_in_sees_themselves_and_signs_out() {
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let res = s
         .browser
+        .client
         .post(&logout)
         .header("cookie", &token)
         .header("origin", "https://app.drop.test")
@@ -234,6 +177,7 @@ async fn a_web_user_signs_in_sees_themselves_and_signs_out() {
         .contains("Max-Age=0"));
     let me = s
         .browser
+        .client
         .get(format!("{}/v1/auth/me", s.base))
         .header("cookie", &token)
         .send()
@@ -265,19 +209,14 @@ async fn the_mobile_app_gets_a_one_time_code_and_exchanges_it_once_for_a_bearer_
         .unwrap()
         .to_owned();
 
-    let exchange = |code: String, verifier: &str| {
-        s.browser
-            .post(format!("{}/v1/auth/token", s.base))
-            .json(&json!({ "code": code, "code_verifier": verifier }))
-            .send()
-    };
-    let res = exchange(code.clone(), APP_VERIFIER).await.unwrap();
+    let res = s.browser.exchange(&code).await;
     assert_eq!(res.status(), StatusCode::OK);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["token_type"], "Bearer");
     let token = body["token"].as_str().unwrap();
     let me = s
         .browser
+        .client
         .get(format!("{}/v1/auth/me", s.base))
         .bearer_auth(token)
         .send()
@@ -286,17 +225,14 @@ async fn the_mobile_app_gets_a_one_time_code_and_exchanges_it_once_for_a_bearer_
     assert_eq!(me.status(), StatusCode::OK);
     assert_eq!(me.json::<Value>().await.unwrap()["given_name"], "Dagny");
 
-    let again = exchange(code, APP_VERIFIER).await.unwrap();
+    let again = s.browser.exchange(&code).await;
     assert_eq!(again.status(), StatusCode::BAD_REQUEST);
     assert_eq!(
         again.json::<Value>().await.unwrap()["error"],
         "invalid_code"
     );
     assert_eq!(
-        exchange("made-up".into(), APP_VERIFIER)
-            .await
-            .unwrap()
-            .status(),
+        s.browser.exchange("made-up").await.status(),
         StatusCode::BAD_REQUEST
     );
     assert_eq!(s.app.count("sessions").await, 1);
@@ -304,6 +240,7 @@ async fn the_mobile_app_gets_a_one_time_code_and_exchanges_it_once_for_a_bearer_
     // A Bearer logout needs no Origin.
     let res = s
         .browser
+        .client
         .post(format!("{}/v1/auth/logout", s.base))
         .bearer_auth(token)
         .send()
@@ -312,6 +249,7 @@ async fn the_mobile_app_gets_a_one_time_code_and_exchanges_it_once_for_a_bearer_
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     let me = s
         .browser
+        .client
         .get(format!("{}/v1/auth/me", s.base))
         .bearer_auth(token)
         .send()
@@ -394,6 +332,7 @@ async fn passwords_are_gone_and_an_unknown_client_kind_is_refused() {
     for path in ["/v1/auth/login", "/v1/auth/register"] {
         let res = s
             .browser
+            .client
             .post(format!("{}{path}", s.base))
             .json(&json!({"username": "x", "password": "y"}))
             .send()
@@ -429,6 +368,7 @@ async fn sign_in_routes_allow_ten_requests_a_minute_per_ip() {
     }
     let res = s
         .browser
+        .client
         .get(format!("{}/v1/auth/bankid/start", s.base))
         .send()
         .await
@@ -453,6 +393,7 @@ async fn a_mobile_code_intercepted_by_another_app_is_worthless() {
         json!({ "code": code, "code_verifier": "someone-elses-verifier-0123456789-abcdefghij" });
     let res = s
         .browser
+        .client
         .post(format!("{}/v1/auth/token", s.base))
         .json(&thief)
         .send()
@@ -462,6 +403,7 @@ async fn a_mobile_code_intercepted_by_another_app_is_worthless() {
     // The code is spent: the real app must sign in again.
     let res = s
         .browser
+        .client
         .post(format!("{}/v1/auth/token", s.base))
         .json(&json!({ "code": code, "code_verifier": APP_VERIFIER }))
         .send()
@@ -490,7 +432,7 @@ async fn a_callback_link_finished_in_another_browser_signs_no_one_in() {
     // A sign-in cookie from another sign-in does not fit this one.
     let first = s.at_callback("web", "adult").await;
     let second = s.at_callback("web", "adult").await;
-    let second_cookie = s.login_cookie.lock().unwrap().clone().unwrap();
+    let second_cookie = s.browser.login_cookie().unwrap();
     let res = fresh_browser()
         .get(&first)
         .header("cookie", &second_cookie)

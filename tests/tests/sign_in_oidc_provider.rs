@@ -5,11 +5,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test file: failing loudly is the point
 
 use drop_local::LocalApi;
+use drop_testkit::browser::Browser;
 use drop_testkit::oidc_provider::{ClaimsIn, OidcProvider};
 use drop_testkit::TestApp;
-use reqwest::redirect::Policy;
-use reqwest::{Client, StatusCode};
-use serde_json::{json, Value};
+use reqwest::StatusCode;
+use serde_json::Value;
 use tokio::net::TcpListener;
 
 const CLIENT_ID: &str = "drop-api";
@@ -19,9 +19,7 @@ struct Stack {
     app: TestApp,
     base: String,
     provider: OidcProvider,
-    client: Client,
-    /// The sign-in cookie the last start set, as a browser keeps it.
-    login_cookie: std::sync::Mutex<Option<String>>,
+    client: Browser,
 }
 
 async fn stack(claims_in: ClaimsIn) -> Stack {
@@ -42,44 +40,23 @@ async fn stack(claims_in: ClaimsIn) -> Stack {
     .await;
     app.set_secret("bankid-client-secret", CLIENT_SECRET).await;
     tokio::spawn(LocalApi::new(app.state.clone()).run(api, std::future::pending()));
-    let client = Client::builder().redirect(Policy::none()).build().unwrap();
+    let client = Browser::new(&base);
     Stack {
         app,
         base,
         provider,
         client,
-        login_cookie: Default::default(),
     }
 }
 
 impl Stack {
-    /// A GET as the browser that started sign-in makes it: with its sign-in cookie.
     async fn follow(&self, url: &str) -> reqwest::Response {
-        let mut req = self.client.get(url);
-        if let Some(cookie) = self.login_cookie.lock().unwrap().clone() {
-            req = req.header("cookie", cookie);
-        }
-        req.send().await.unwrap()
+        self.client.follow(url).await
     }
 
     /// Our start → the provider's login as `login` → the URL of our callback.
     async fn callback_for(&self, client: &str, login: &str) -> String {
-        let res = self
-            .client
-            .get(format!(
-                "{}/v1/auth/bankid/start?client={client}&code_challenge=9Q0Bv-V7rNvU2bq6L6bIcJvhKjirHV8KvVqVvTzGCEA",
-                self.base
-            ))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::FOUND);
-        let cookie = res
-            .headers()
-            .get("set-cookie")
-            .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned());
-        *self.login_cookie.lock().unwrap() = cookie;
-        let authorize = res.headers()["location"].to_str().unwrap().to_owned();
+        let authorize = self.client.start(client).await;
         assert!(
             authorize.contains("code_challenge_method=S256")
                 && authorize.contains("acr_values=urn%3Abankid%3Abid"),
@@ -111,6 +88,7 @@ async fn web_sign_in_me_and_logout_with_the_independent_provider() {
 
         let me = s
             .client
+            .client
             .get(format!("{}/v1/auth/me", s.base))
             .header("cookie", &cookie)
             .send()
@@ -131,6 +109,7 @@ async fn web_sign_in_me_and_logout_with_the_independent_provider() {
 
         let logout = s
             .client
+            .client
             .post(format!("{}/v1/auth/logout", s.base))
             .header("cookie", &cookie)
             .header("origin", "https://app.drop.test")
@@ -139,6 +118,7 @@ async fn web_sign_in_me_and_logout_with_the_independent_provider() {
             .unwrap();
         assert_eq!(logout.status(), StatusCode::NO_CONTENT);
         let me = s
+            .client
             .client
             .get(format!("{}/v1/auth/me", s.base))
             .header("cookie", &cookie)
@@ -161,15 +141,10 @@ async fn mobile_code_exchange_with_the_independent_provider() {
         .nth(1)
         .unwrap()
         .to_owned();
-    let token = s
-        .client
-        .post(format!("{}/v1/auth/token", s.base))
-        .json(&json!({ "code": code, "code_verifier": "app-verifier-0123456789-0123456789-abcdefgh" }))
-        .send()
-        .await
-        .unwrap();
+    let token = s.client.exchange(&code).await;
     let token: Value = token.json().await.unwrap();
     let me = s
+        .client
         .client
         .get(format!("{}/v1/auth/me", s.base))
         .bearer_auth(token["token"].as_str().unwrap())
@@ -177,13 +152,7 @@ async fn mobile_code_exchange_with_the_independent_provider() {
         .await
         .unwrap();
     assert_eq!(me.status(), StatusCode::OK);
-    let again = s
-        .client
-        .post(format!("{}/v1/auth/token", s.base))
-        .json(&json!({ "code": code, "code_verifier": "app-verifier-0123456789-0123456789-abcdefgh" }))
-        .send()
-        .await
-        .unwrap();
+    let again = s.client.exchange(&code).await;
     assert_eq!(again.status(), StatusCode::BAD_REQUEST);
 }
 
