@@ -72,8 +72,8 @@ pub(crate) fn secrets_equal(a: &str, b: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    //! Vectors from /work/shared/specs/sumsub-samples.json (copied: the file is outside this
-    //! repository).
+    //! Vectors from `shared/testdata/sumsub-samples.json` (see its SOURCES.md), copied here so
+    //! the sandbox's tests stand on their own as an independent implementation.
     use super::*;
 
     #[test]
