@@ -7,8 +7,6 @@ use drop_shared::http::{Router, MAX_BODY_BYTES};
 use drop_shared::AppState;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
@@ -89,31 +87,10 @@ impl LocalApi {
     /// Accepts connections on `listener` until `shutdown` resolves.
     pub async fn run(self, listener: TcpListener, shutdown: impl std::future::Future<Output = ()>) {
         let api = Arc::new(self);
-        tokio::pin!(shutdown);
-        loop {
-            let (stream, peer) = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok(pair) => pair,
-                    Err(err) => {
-                        tracing::warn!(error = %err, "accept failed");
-                        continue;
-                    }
-                },
-                () = &mut shutdown => return,
-            };
-            let _ = stream.set_nodelay(true);
+        let handler = move |req, peer| {
             let api = api.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |req| {
-                    let api = api.clone();
-                    async move { Ok::<_, std::convert::Infallible>(api.serve(req, peer).await) }
-                });
-                let connection = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service);
-                if let Err(err) = connection.await {
-                    tracing::debug!(error = %err, "connection closed with an error");
-                }
-            });
-        }
+            async move { api.serve(req, peer).await }
+        };
+        drop_shared::serve::serve_http1(listener, "local api", handler, shutdown).await;
     }
 }

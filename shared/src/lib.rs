@@ -23,6 +23,7 @@ pub mod quote;
 pub mod rate_limit;
 pub mod rates;
 pub mod secrets;
+pub mod serve;
 pub mod session;
 pub mod state;
 pub mod sumsub;

@@ -12,12 +12,9 @@
 
 use http::Method;
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio::task::JoinSet;
 
 mod authorize;
 mod claims;
@@ -124,35 +121,11 @@ pub(crate) async fn run(
     });
     tracing::info!(issuer = %sandbox.config.issuer, "bankid sandbox: serving (not real BankID)");
 
-    tokio::pin!(shutdown);
-    let mut connections = JoinSet::new();
-    loop {
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(err) => {
-                    tracing::warn!(error = %err, "bankid sandbox: accept failed");
-                    continue;
-                }
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
-            () = &mut shutdown => break,
-        };
-        let _ = stream.set_nodelay(true);
+    let handler = move |req, _peer| {
         let sandbox = sandbox.clone();
-        connections.spawn(async move {
-            let service = service_fn(move |req| {
-                let sandbox = sandbox.clone();
-                async move { Ok::<_, std::convert::Infallible>(route(&sandbox, req).await) }
-            });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service);
-            if let Err(err) = connection.await {
-                tracing::debug!(error = %err, "bankid sandbox: connection closed with an error");
-            }
-        });
-    }
-    connections.shutdown().await;
+        async move { route(&sandbox, req).await }
+    };
+    drop_shared::serve::serve_http1(listener, "bankid sandbox", handler, shutdown).await;
 }
 
 /// Dispatches one request by path and method.

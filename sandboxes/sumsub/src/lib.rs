@@ -19,13 +19,10 @@
 
 use http::Method;
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::task::JoinSet;
 
 mod applicants;
 mod auth;
@@ -112,35 +109,14 @@ pub async fn serve(
         tracing::info!(%addr, "sumsub sandbox: serving (not real Sumsub)");
     }
 
-    tokio::pin!(shutdown);
-    let mut connections = JoinSet::new();
-    loop {
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(err) => {
-                    tracing::warn!(error = %err, "sumsub sandbox: accept failed");
-                    continue;
-                }
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
-            () = &mut shutdown => break,
-        };
-        let _ = stream.set_nodelay(true);
+    let handler = {
         let sandbox = sandbox.clone();
-        connections.spawn(async move {
-            let service = service_fn(move |req| {
-                let sandbox = sandbox.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(&sandbox, req).await) }
-            });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service);
-            if let Err(err) = connection.await {
-                tracing::debug!(error = %err, "sumsub sandbox: connection closed with an error");
-            }
-        });
-    }
-    connections.shutdown().await;
+        move |req, _peer| {
+            let sandbox = sandbox.clone();
+            async move { handle(&sandbox, req).await }
+        }
+    };
+    drop_shared::serve::serve_http1(listener, "sumsub sandbox", handler, shutdown).await;
     sandbox.webhooks.shutdown().await;
 }
 
