@@ -3,7 +3,7 @@
 //! exactly as that function's Lambda `main` would.
 
 use bytes::Bytes;
-use drop_shared::http::{Router, MAX_BODY_BYTES};
+use drop_shared::edge::{Router, MAX_BODY_BYTES};
 use drop_shared::AppState;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -91,6 +91,6 @@ impl LocalApi {
             let api = api.clone();
             async move { api.serve(req, peer).await }
         };
-        drop_shared::serve::serve_http1(listener, "local api", handler, shutdown).await;
+        drop_shared::edge::serve::serve_http1(listener, "local api", handler, shutdown).await;
     }
 }

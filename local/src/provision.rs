@@ -2,11 +2,11 @@
 //! secrets the SAM template declares, the schema, and demo data.
 
 use drop_shared::config::{BankIdConfig, Config, DatabaseConfig, Queues};
-use drop_shared::provision::{
+use drop_shared::aws::provision::{
     ensure_queue, ensure_secret, ensure_table, random_key_hex, set_secret, ProvisionError,
     GENERATED_SECRETS, PROVIDER_SECRETS, QUEUES, TABLES,
 };
-use drop_shared::{migrate, rates};
+use drop_shared::store::{migrate, rates};
 use time::OffsetDateTime;
 
 /// Creates what is missing and fills `config.queues` with the local queue URLs.

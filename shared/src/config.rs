@@ -1,7 +1,7 @@
 //! Configuration from the environment, read once per instance.
 //!
 //! Only names and addresses live here; secret values are read from Secrets Manager by
-//! [`crate::secrets::SecretStore`] when first needed.
+//! [`crate::aws::secrets::SecretStore`] when first needed.
 
 use std::env;
 use time::Duration;

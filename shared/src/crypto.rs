@@ -2,8 +2,8 @@
 //! the owning row's id as associated data (a ciphertext moved to another row does not open),
 //! and found by a keyed HMAC-SHA-256 — never by a bare hash, which 11 digits would not survive.
 
-use crate::ids::Fodselsnummer;
-use crate::secrets::Secret;
+use crate::domain::ids::Fodselsnummer;
+use crate::aws::secrets::Secret;
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use aws_lc_rs::hmac;
 use uuid::Uuid;

@@ -370,11 +370,11 @@ impl From<tokio_postgres::Error> for ApiError {
     }
 }
 
-impl From<crate::db::DbError> for ApiError {
+impl From<crate::store::pool::DbError> for ApiError {
     /// No connection or secret to be had is a passing fault (503, retry); anything else is ours.
-    fn from(err: crate::db::DbError) -> Self {
+    fn from(err: crate::store::pool::DbError) -> Self {
         match err {
-            crate::db::DbError::Pool(_) | crate::db::DbError::Secret(_) => {
+            crate::store::pool::DbError::Pool(_) | crate::store::pool::DbError::Secret(_) => {
                 Self::new(ErrorCode::ServiceUnavailable)
                     .with_retry_after(1)
                     .with_source(err)
@@ -384,9 +384,9 @@ impl From<crate::db::DbError> for ApiError {
     }
 }
 
-impl From<crate::money::MoneyError> for ApiError {
-    fn from(err: crate::money::MoneyError) -> Self {
-        use crate::money::MoneyError as E;
+impl From<crate::domain::money::MoneyError> for ApiError {
+    fn from(err: crate::domain::money::MoneyError) -> Self {
+        use crate::domain::money::MoneyError as E;
         let code = match err {
             E::NotADecimalString | E::TooManyDecimals | E::NotPositive => ErrorCode::InvalidAmount,
             E::TooLarge => ErrorCode::AmountOutOfRange,
@@ -396,9 +396,9 @@ impl From<crate::money::MoneyError> for ApiError {
     }
 }
 
-impl From<crate::quote::PricingError> for ApiError {
-    fn from(err: crate::quote::PricingError) -> Self {
-        use crate::quote::PricingError as E;
+impl From<crate::domain::quote::PricingError> for ApiError {
+    fn from(err: crate::domain::quote::PricingError) -> Self {
+        use crate::domain::quote::PricingError as E;
         match err {
             E::OutOfRange { min, max } => Self::msg(
                 ErrorCode::AmountOutOfRange,
@@ -412,26 +412,26 @@ impl From<crate::quote::PricingError> for ApiError {
     }
 }
 
-impl From<crate::limits::LimitError> for ApiError {
-    fn from(err: crate::limits::LimitError) -> Self {
+impl From<crate::domain::limits::LimitError> for ApiError {
+    fn from(err: crate::domain::limits::LimitError) -> Self {
         Self::msg(ErrorCode::AmountOutOfRange, format!("The {err}."))
     }
 }
 
-impl From<crate::users::UserError> for ApiError {
-    fn from(err: crate::users::UserError) -> Self {
+impl From<crate::store::users::UserError> for ApiError {
+    fn from(err: crate::store::users::UserError) -> Self {
         match err {
-            crate::users::UserError::Db(db) => Self::from(db),
+            crate::store::users::UserError::Db(db) => Self::from(db),
             other => Self::internal(other),
         }
     }
 }
 
-impl From<crate::sumsub::SumsubError> for ApiError {
+impl From<crate::providers::sumsub::SumsubError> for ApiError {
     /// Sumsub down or answering nonsense is a 503 the client may retry; Sumsub refusing our
     /// signed request is our configuration's fault (500).
-    fn from(err: crate::sumsub::SumsubError) -> Self {
-        use crate::sumsub::SumsubError as E;
+    fn from(err: crate::providers::sumsub::SumsubError) -> Self {
+        use crate::providers::sumsub::SumsubError as E;
         match err {
             E::Unavailable(_) | E::BadResponse(_) => Self::new(ErrorCode::ProviderUnavailable)
                 .with_retry_after(30)
@@ -441,11 +441,11 @@ impl From<crate::sumsub::SumsubError> for ApiError {
     }
 }
 
-impl From<crate::oidc::OidcError> for ApiError {
+impl From<crate::providers::bankid::OidcError> for ApiError {
     /// The provider being down is a 503; a sign-in that does not verify is the user's to
     /// restart (401 `login_failed`, the reason in the details); our own setup failing is a 500.
-    fn from(err: crate::oidc::OidcError) -> Self {
-        use crate::oidc::OidcError as E;
+    fn from(err: crate::providers::bankid::OidcError) -> Self {
+        use crate::providers::bankid::OidcError as E;
         let reason = match &err {
             E::Provider(_) | E::BadProviderResponse { .. } => {
                 return Self::new(ErrorCode::ProviderUnavailable)

@@ -5,7 +5,7 @@
 //! database `drop_test_<uuid>` and drops it at the end, whether the test passed or not.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a failed step must stop the test loudly
 
-use drop_shared::migrate::{self, MigrationError};
+use drop_shared::store::migrate::{self, MigrationError};
 use std::future::Future;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Config, NoTls};

@@ -10,12 +10,12 @@ use aws_lc_rs::signature::KeyPair as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use bytes::Bytes;
-use drop_shared::ids::FodselsnummerKind;
-use drop_shared::oidc::{
+use drop_shared::domain::ids::FodselsnummerKind;
+use drop_shared::providers::bankid::{
     parse_query, AuthorizationResponse, JwtProblem, OidcClient, OidcError, ACR_VALUES, SCOPE,
 };
-use drop_shared::outbound::{self, OutboundError, RetryPolicy, DEFAULT_MAX_BODY_BYTES};
-use drop_shared::secrets::Secret;
+use drop_shared::providers::outbound::{self, OutboundError, RetryPolicy, DEFAULT_MAX_BODY_BYTES};
+use drop_shared::aws::secrets::Secret;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
@@ -366,13 +366,13 @@ fn form(pairs: &[(String, String)], name: &str) -> Option<String> {
         .map(|(_, v)| v.clone())
 }
 
-async fn exchange(client: &OidcClient) -> Result<drop_shared::oidc::BankIdIdentity, OidcError> {
+async fn exchange(client: &OidcClient) -> Result<drop_shared::providers::bankid::BankIdIdentity, OidcError> {
     client
         .exchange_code("the-code", &Secret::new("the-verifier".to_owned()), NONCE)
         .await
 }
 
-fn id_token_problem(result: Result<drop_shared::oidc::BankIdIdentity, OidcError>) -> JwtProblem {
+fn id_token_problem(result: Result<drop_shared::providers::bankid::BankIdIdentity, OidcError>) -> JwtProblem {
     match result {
         Err(OidcError::InvalidIdToken(p)) => p,
         other => panic!("expected InvalidIdToken, got {other:?}"),

@@ -7,9 +7,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test file: failing loudly is the point
 
 use bytes::Bytes;
-use drop_shared::outbound::{OutboundError, RetryPolicy, DEFAULT_MAX_BODY_BYTES};
-use drop_shared::secrets::Secret;
-use drop_shared::sumsub::{
+use drop_shared::providers::outbound::{OutboundError, RetryPolicy, DEFAULT_MAX_BODY_BYTES};
+use drop_shared::aws::secrets::Secret;
+use drop_shared::providers::sumsub::{
     request_signature, verify_webhook, webhook_digest, ApplicantInfo, DigestAlg, EventKind,
     RejectType, ReviewAnswer, ScreeningKind, SumsubClient, SumsubError, WebhookAuthError,
     WebhookEvent,

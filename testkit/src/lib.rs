@@ -6,14 +6,16 @@
 pub mod browser;
 pub mod oidc_provider;
 
-use drop_shared::audit::Origin;
+use drop_shared::store::audit::Origin;
 use drop_shared::aws::Aws;
 use drop_shared::config::Config;
-use drop_shared::http::Router;
-use drop_shared::ids::Fodselsnummer;
-use drop_shared::session::SessionKind;
-use drop_shared::users::{self, BankIdPerson};
-use drop_shared::{migrate, provision, rates, AppState};
+use drop_shared::edge::Router;
+use drop_shared::domain::ids::Fodselsnummer;
+use drop_shared::domain::session::SessionKind;
+use drop_shared::store::users::{self, BankIdPerson};
+use drop_shared::aws::provision;
+use drop_shared::store::{migrate, rates};
+use drop_shared::AppState;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
 use lambda_http::request::RequestContext;

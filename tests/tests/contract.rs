@@ -235,7 +235,7 @@ async fn every_sample_event_is_parsed_as_lambda_parses_it_and_served() {
 /// The tables, queues and secrets local provisioning creates are the ones the template declares.
 #[test]
 fn local_provisioning_creates_what_the_template_declares() {
-    use drop_shared::provision::{GENERATED_SECRETS, PROVIDER_SECRETS, QUEUES, TABLES};
+    use drop_shared::aws::provision::{GENERATED_SECRETS, PROVIDER_SECRETS, QUEUES, TABLES};
     let text = std::fs::read_to_string(repo().join("infra/template.yaml")).unwrap();
     let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
     let sub = |v: &serde_yaml::Value| match v {

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test file: failing loudly is the point
 
 use drop_local::LocalApi;
-use drop_shared::session::SessionKind;
+use drop_shared::domain::session::SessionKind;
 use drop_testkit::browser::Browser;
 use drop_testkit::TestApp;
 use reqwest::{Client, StatusCode};
@@ -130,7 +130,7 @@ async fn a_user_verifies_and_may_then_send_money() {
 
     let view = s.status_after_review(&token, "approved").await;
     assert_eq!(view["can_send_money"], true);
-    drop_shared::kyc::require_approved(&s.app.db, user)
+    drop_shared::store::kyc::require_approved(&s.app.db, user)
         .await
         .unwrap();
     assert_eq!(
@@ -178,7 +178,7 @@ async fn red_answers_are_shown_with_sumsubs_reason_and_block_payments() {
         !view.to_string().contains("Blurry document"),
         "never the internal comment: {view}"
     );
-    assert!(drop_shared::kyc::require_approved(&s.app.db, retry_user)
+    assert!(drop_shared::store::kyc::require_approved(&s.app.db, retry_user)
         .await
         .is_err());
 

@@ -4,10 +4,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test file: failing loudly is the point
 
-use drop_shared::ids::FodselsnummerKind;
-use drop_shared::oidc::{AuthorizationResponse, BankIdIdentity, JwtProblem, OidcClient, OidcError};
-use drop_shared::outbound::RetryPolicy;
-use drop_shared::secrets::Secret;
+use drop_shared::domain::ids::FodselsnummerKind;
+use drop_shared::providers::bankid::{AuthorizationResponse, BankIdIdentity, JwtProblem, OidcClient, OidcError};
+use drop_shared::providers::outbound::RetryPolicy;
+use drop_shared::aws::secrets::Secret;
 use drop_testkit::oidc_provider::{ClaimsIn, OidcProvider};
 use std::time::Duration;
 
@@ -43,7 +43,7 @@ async fn sign_in(
     client: &OidcClient,
     login: &str,
 ) -> (
-    drop_shared::oidc::AuthorizationRequest,
+    drop_shared::providers::bankid::AuthorizationRequest,
     AuthorizationResponse,
 ) {
     let request = client.authorization_request().await.unwrap();

@@ -2,8 +2,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test file: failing loudly is the point
 
-use drop_shared::audit::Origin;
-use drop_shared::users::{sign_in_with_bankid, BankIdPerson};
+use drop_shared::store::audit::Origin;
+use drop_shared::store::users::{sign_in_with_bankid, BankIdPerson};
 use drop_testkit::{random_adult_fnr, TestApp};
 
 #[tokio::test]

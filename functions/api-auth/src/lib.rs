@@ -1,16 +1,16 @@
 //! `api-auth`: sign-in with BankID (web cookie or mobile Bearer token), sign-out, and who am I.
 
-use drop_shared::auth::Me;
+use drop_shared::edge::auth::Me;
 use drop_shared::error::{ErrorBody, ErrorDetail};
-use drop_shared::http::{ok_json, redirect, ApiRequest, HandlerResult, RouteSpec, Router};
-use drop_shared::login::{MobileGrant, PendingLogin};
-use drop_shared::oidc::AuthorizationResponse;
-use drop_shared::rate_limit::RatePolicy;
-use drop_shared::session::{
+use drop_shared::edge::{ok_json, redirect, ApiRequest, HandlerResult, RouteSpec, Router};
+use drop_shared::aws::login::{MobileGrant, PendingLogin};
+use drop_shared::providers::bankid::AuthorizationResponse;
+use drop_shared::aws::rate_limit::RatePolicy;
+use drop_shared::domain::session::{
     cleared_cookie, cleared_login_cookie, cookie_value, login_cookie, session_cookie, SessionKind,
     LOGIN_COOKIE,
 };
-use drop_shared::users::{self, age_on, today_in_norway, BankIdPerson};
+use drop_shared::store::users::{self, age_on, today_in_norway, BankIdPerson};
 use drop_shared::{crypto, ApiError, AppState, ErrorCode};
 use http::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -318,13 +318,13 @@ pub async fn logout(state: AppState, req: ApiRequest) -> HandlerResult {
     let mut conn = state.db.conn().await?;
     let tx = conn.transaction().await?;
     users::revoke_session(&*tx, principal.session_id, "logout").await?;
-    let entry = drop_shared::audit::AuditEntry {
+    let entry = drop_shared::store::audit::AuditEntry {
         actor: principal.actor(),
         action: "session.revoked",
         target: Some(("session", principal.session_id)),
         details: serde_json::json!({"reason": "logout"}),
     };
-    drop_shared::audit::record(&*tx, &req.origin(), entry).await?;
+    drop_shared::store::audit::record(&*tx, &req.origin(), entry).await?;
     tx.commit().await?;
     let mut response = http::Response::new(lambda_http::Body::Empty);
     *response.status_mut() = StatusCode::NO_CONTENT;

@@ -2,11 +2,11 @@
 //! here (an SDK token for Sumsub's web or mobile SDK) and reads its status; the decision
 //! arrives through `webhook-sumsub`.
 
-use drop_shared::audit::{self, AuditEntry};
+use drop_shared::store::audit::{self, AuditEntry};
 use drop_shared::error::ErrorBody;
-use drop_shared::http::{ok_json, ApiRequest, HandlerResult, RouteSpec, Router};
-use drop_shared::kyc::KycStatus;
-use drop_shared::sumsub::{ApplicantInfo, SDK_TOKEN_TTL_SECS};
+use drop_shared::edge::{ok_json, ApiRequest, HandlerResult, RouteSpec, Router};
+use drop_shared::domain::kyc::KycStatus;
+use drop_shared::providers::sumsub::{ApplicantInfo, SDK_TOKEN_TTL_SECS};
 use drop_shared::{ApiError, AppState, ErrorCode};
 use http::Method;
 use serde::Serialize;

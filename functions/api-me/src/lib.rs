@@ -1,13 +1,13 @@
 //! `api-me`: the signed-in user's own profile, settings, notifications and spending limits.
 //! Every query is scoped to the caller's id; every change writes an audit row.
 
-use drop_shared::audit::{self, AuditEntry};
-use drop_shared::auth::{Me, Principal};
+use drop_shared::store::audit::{self, AuditEntry};
+use drop_shared::edge::auth::{Me, Principal};
 use drop_shared::error::{ErrorBody, ErrorDetail};
-use drop_shared::http::{ok_json, ApiRequest, HandlerResult, RouteSpec, Router};
-use drop_shared::ids::NorwegianMobile;
-use drop_shared::limits::SpendingLimits;
-use drop_shared::money::{Currency, Money, MoneyJson};
+use drop_shared::edge::{ok_json, ApiRequest, HandlerResult, RouteSpec, Router};
+use drop_shared::domain::ids::NorwegianMobile;
+use drop_shared::domain::limits::SpendingLimits;
+use drop_shared::domain::money::{Currency, Money, MoneyJson};
 use drop_shared::{ApiError, AppState, ErrorCode};
 use http::{Method, StatusCode};
 use rust_decimal::Decimal;

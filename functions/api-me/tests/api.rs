@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test file: failing loudly is the point
 
-use drop_shared::session::SessionKind;
+use drop_shared::domain::session::SessionKind;
 use drop_testkit::{TestApp, TestRequest, TestResponse};
 use http::{Method, StatusCode};
 use serde_json::{json, Value};

@@ -1,7 +1,7 @@
 //! `api-meta`: the health check and the OpenAPI document of every function's routes.
 
 use drop_shared::error::ErrorBody;
-use drop_shared::http::{json_response, ok_json, ApiRequest, HandlerResult, RouteSpec, Router};
+use drop_shared::edge::{json_response, ok_json, ApiRequest, HandlerResult, RouteSpec, Router};
 use drop_shared::{AppState, ErrorCode};
 use http::{Method, StatusCode};
 use serde::Serialize;

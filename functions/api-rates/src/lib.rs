@@ -1,14 +1,15 @@
 //! `api-rates`: the public price list. Exchange rates, the corridors Drop sends money
 //! through, and quotes a later payment honours until they expire.
 
-use drop_shared::corridor::{self, Corridor, Rail};
-use drop_shared::country::CountryCode;
+use drop_shared::domain::corridor::{self, Corridor, Rail};
+use drop_shared::domain::country::CountryCode;
 use drop_shared::error::{ErrorBody, ErrorDetail};
-use drop_shared::http::{json_response, ok_json, ApiRequest, HandlerResult, RouteSpec, Router};
-use drop_shared::money::{Currency, Money, MoneyJson};
-use drop_shared::quote::{ExchangeRate, QuoteTerms, SEND_CURRENCY};
-use drop_shared::rate_limit::RatePolicy;
-use drop_shared::{rates, ApiError, AppState, ErrorCode};
+use drop_shared::edge::{json_response, ok_json, ApiRequest, HandlerResult, RouteSpec, Router};
+use drop_shared::domain::money::{Currency, Money, MoneyJson};
+use drop_shared::domain::quote::{ExchangeRate, QuoteTerms, SEND_CURRENCY};
+use drop_shared::aws::rate_limit::RatePolicy;
+use drop_shared::store::rates;
+use drop_shared::{ApiError, AppState, ErrorCode};
 use http::{Method, StatusCode};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};

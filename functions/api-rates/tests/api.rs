@@ -23,7 +23,7 @@ async fn exchange_rates_list_every_payout_currency_with_the_markup_disclosed() {
     let body = res.json();
     assert_eq!(body["base"], "NOK");
     let rates = body["rates"].as_array().unwrap();
-    for currency in drop_shared::corridor::payout_currencies() {
+    for currency in drop_shared::domain::corridor::payout_currencies() {
         assert!(
             rates.iter().any(|r| r["currency"] == currency.code()),
             "{currency}"
@@ -476,7 +476,7 @@ async fn the_public_rate_list_is_cached_briefly_but_a_quote_prices_at_the_curren
     .await
     .json();
     assert_eq!(q["reference_rate"], "0.09");
-    tokio::time::sleep(drop_shared::state::RATE_BOARD_TTL).await;
+    tokio::time::sleep(drop_shared::edge::state::RATE_BOARD_TTL).await;
     assert_eq!(
         eur(call(&app, TestRequest::get("/v1/exchange-rates"))
             .await

@@ -1,5 +1,5 @@
 //! `job-migrate`: brings the database up to the schema in `migrations/` (embedded in this
-//! binary by `drop_shared::migrate`).
+//! binary by `drop_shared::store::migrate`).
 //!
 //! Two ways in:
 //!
@@ -17,8 +17,8 @@
 //! Lambda runtime.
 
 use bytes::Bytes;
-use drop_shared::db::{Connection, Db, DbError};
-use drop_shared::migrate::{self, MigrationError, MigrationReport};
+use drop_shared::store::pool::{Connection, Db, DbError};
+use drop_shared::store::migrate::{self, MigrationError, MigrationReport};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;

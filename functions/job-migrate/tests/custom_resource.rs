@@ -296,7 +296,7 @@ fn the_template_migrations_version_is_the_newest_migration() {
     let declared = template["Parameters"]["MigrationsVersion"]["Default"]
         .as_str()
         .unwrap();
-    let newest = drop_shared::migrate::embedded().last().unwrap();
+    let newest = drop_shared::store::migrate::embedded().last().unwrap();
     assert_eq!(
         declared,
         format!("{:04}", newest.version()),
@@ -586,7 +586,7 @@ async fn create_then_update_then_direct_against_a_real_database() {
     let (base, _) = admin_url.rsplit_once('/').unwrap();
     let database_url = format!("{base}/{name}");
     let migrator = migrator_for(&database_url);
-    let newest = drop_shared::migrate::embedded().last().unwrap().version();
+    let newest = drop_shared::store::migrate::embedded().last().unwrap().version();
 
     // Create applies everything.
     let mut s3 = FakeResponseUrl::start(&[200]).await;
@@ -603,7 +603,7 @@ async fn create_then_update_then_direct_against_a_real_database() {
         "{}",
         response.reason
     );
-    let count = drop_shared::migrate::embedded().len().to_string();
+    let count = drop_shared::store::migrate::embedded().len().to_string();
     assert_eq!(response.data["Applied"], count);
     assert_eq!(response.data["AlreadyApplied"], "0");
     assert_eq!(response.data["SchemaVersion"], format!("{newest:04}"));
@@ -652,7 +652,7 @@ async fn create_then_update_then_direct_against_a_real_database() {
     assert_eq!(report["applied"], serde_json::json!([]));
     assert_eq!(
         report["already_applied"],
-        drop_shared::migrate::embedded().len()
+        drop_shared::store::migrate::embedded().len()
     );
     assert_eq!(report["schema_version"], newest);
 

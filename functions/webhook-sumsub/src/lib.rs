@@ -2,12 +2,13 @@
 //! the raw bytes verifies; it is applied once (by a digest of its body), safely out of order,
 //! stored minimised, and answered fast (Sumsub gives up after 5 s).
 
-use drop_shared::audit::Origin;
+use drop_shared::store::audit::Origin;
 use drop_shared::error::ErrorBody;
-use drop_shared::http::{ok_json, ApiRequest, HandlerResult, RouteSpec, Router};
-use drop_shared::kyc::{self, KycEvent};
-use drop_shared::sumsub::{verify_webhook, WebhookEvent};
-use drop_shared::webhooks::body_digest;
+use drop_shared::edge::{ok_json, ApiRequest, HandlerResult, RouteSpec, Router};
+use drop_shared::domain::kyc::KycEvent;
+use drop_shared::store::kyc;
+use drop_shared::providers::sumsub::{verify_webhook, WebhookEvent};
+use drop_shared::aws::webhook_ledger::body_digest;
 use drop_shared::{ApiError, AppState, ErrorCode};
 use http::Method;
 use serde::Serialize;

@@ -1,4 +1,4 @@
-use drop_shared::{state::LAMBDA_POOL_SIZE, telemetry, AppState};
+use drop_shared::{edge::state::LAMBDA_POOL_SIZE, telemetry, AppState};
 use lambda_http::{service_fn, Error, Request};
 
 #[tokio::main]

@@ -2,9 +2,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test file: failing loudly is the point
 
-use drop_shared::secrets::Secret;
-use drop_shared::session::SessionKind;
-use drop_shared::sumsub::{webhook_digest, DigestAlg};
+use drop_shared::aws::secrets::Secret;
+use drop_shared::domain::session::SessionKind;
+use drop_shared::providers::sumsub::{webhook_digest, DigestAlg};
 use drop_testkit::{TestApp, TestRequest, TestResponse};
 use http::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -80,7 +80,7 @@ async fn green_approves_once_with_audit_and_notification_and_a_repeat_is_a_dupli
         (StatusCode::OK, json!("applied"))
     );
     assert_eq!(status(&app, user).await, ("approved".into(), None));
-    drop_shared::kyc::require_approved(&app.db, user)
+    drop_shared::store::kyc::require_approved(&app.db, user)
         .await
         .unwrap();
 
@@ -310,7 +310,7 @@ async fn red_retry_asks_again_with_the_users_reason_and_red_final_blocks_payment
     )
     .await;
     assert_eq!(status(&app, user).await.0, "rejected");
-    let err = drop_shared::kyc::require_approved(&app.db, user)
+    let err = drop_shared::store::kyc::require_approved(&app.db, user)
         .await
         .unwrap_err();
     assert_eq!(err.code.as_str(), "kyc_required");
@@ -481,7 +481,7 @@ async fn a_newer_hold_stops_an_approved_user_and_an_endless_comment_cannot_block
         (StatusCode::OK, json!("applied"))
     );
     assert_eq!(status(&app, user).await.0, "on_hold");
-    assert!(drop_shared::kyc::require_approved(&app.db, user)
+    assert!(drop_shared::store::kyc::require_approved(&app.db, user)
         .await
         .is_err());
     assert_eq!(app.count("aml_alerts").await, 1);

@@ -125,7 +125,7 @@ pub(crate) async fn run(
         let sandbox = sandbox.clone();
         async move { route(&sandbox, req).await }
     };
-    drop_shared::serve::serve_http1(listener, "bankid sandbox", handler, shutdown).await;
+    drop_shared::edge::serve::serve_http1(listener, "bankid sandbox", handler, shutdown).await;
 }
 
 /// Dispatches one request by path and method.

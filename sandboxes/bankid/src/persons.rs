@@ -2,7 +2,7 @@
 //!
 //! Every number is a valid Norwegian identity number (both check digits by the classic rule,
 //! an allocated individual number for its century) that no real person is known to hold; the
-//! tests parse each one with `drop_shared::ids::Fodselsnummer`. Names that mention a KYC or
+//! tests parse each one with `drop_shared::domain::ids::Fodselsnummer`. Names that mention a KYC or
 //! PEP outcome tell the KYC sandbox (and the developer clicking) what happens next.
 
 /// One person the sandbox can authenticate.
@@ -108,7 +108,7 @@ pub(crate) fn find(slug: &str) -> Option<&'static TestPerson> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use drop_shared::ids::{Fodselsnummer, FodselsnummerKind};
+    use drop_shared::domain::ids::{Fodselsnummer, FodselsnummerKind};
     use std::collections::HashSet;
     use time::macros::format_description;
     use time::{Date, OffsetDateTime};

@@ -116,7 +116,7 @@ pub async fn serve(
             async move { handle(&sandbox, req).await }
         }
     };
-    drop_shared::serve::serve_http1(listener, "sumsub sandbox", handler, shutdown).await;
+    drop_shared::edge::serve::serve_http1(listener, "sumsub sandbox", handler, shutdown).await;
     sandbox.webhooks.shutdown().await;
 }
 

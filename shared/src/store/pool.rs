@@ -5,7 +5,7 @@
 //! RDS Proxy's certificates chain to) is used when the URL says `sslmode=require`.
 
 use crate::config::DatabaseConfig;
-use crate::secrets::SecretStore;
+use crate::aws::secrets::SecretStore;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use serde::Deserialize;
 use std::str::FromStr;
@@ -20,7 +20,7 @@ pub enum DbError {
     #[error("database configuration")]
     Config(#[source] tokio_postgres::Error),
     #[error("database secret")]
-    Secret(#[source] crate::secrets::SecretError),
+    Secret(#[source] crate::aws::secrets::SecretError),
     #[error("database secret is not the RDS JSON shape")]
     SecretShape(#[source] serde_json::Error),
     #[error("the database secret names no host and DATABASE_HOST is not set")]

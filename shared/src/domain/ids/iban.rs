@@ -11,7 +11,7 @@
 //! either case; it is kept in upper-case electronic form.
 
 use super::AccountNumber;
-use crate::country::CountryCode;
+use crate::domain::country::CountryCode;
 use iban::{IbanLike, ParseBaseIbanError, ParseIbanError};
 use std::fmt;
 use std::str::FromStr;

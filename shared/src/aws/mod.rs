@@ -4,6 +4,12 @@
 //! of a function's init together, and many requests never touch AWS; so the configuration
 //! and the clients are made by the first caller that needs them and shared afterwards.
 
+pub mod login;
+pub mod provision;
+pub mod rate_limit;
+pub mod secrets;
+pub mod webhook_ledger;
+
 use std::sync::Arc;
 use tokio::sync::OnceCell;
 

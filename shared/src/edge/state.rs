@@ -6,18 +6,18 @@
 use crate::aws::Aws;
 use crate::config::Config;
 use crate::crypto::FnrVault;
-use crate::db::Db;
+use crate::store::pool::Db;
 use crate::error::{ApiError, ErrorCode};
-use crate::login::LoginStore;
-use crate::oidc::OidcClient;
-use crate::outbound::RetryPolicy;
-use crate::quote::PricingPolicy;
-use crate::rate_limit::RateLimiter;
-use crate::rates::RateBoard;
-use crate::secrets::SecretStore;
-use crate::session::SessionKeys;
-use crate::sumsub::SumsubClient;
-use crate::webhooks::WebhookLedger;
+use crate::aws::login::LoginStore;
+use crate::providers::bankid::OidcClient;
+use crate::providers::outbound::RetryPolicy;
+use crate::domain::quote::PricingPolicy;
+use crate::aws::rate_limit::RateLimiter;
+use crate::store::rates::RateBoard;
+use crate::aws::secrets::SecretStore;
+use crate::domain::session::SessionKeys;
+use crate::providers::sumsub::SumsubClient;
+use crate::aws::webhook_ledger::WebhookLedger;
 use std::sync::Arc;
 use tokio::sync::OnceCell;
 
@@ -91,7 +91,7 @@ impl AppState {
     }
 }
 
-fn secret_unavailable(err: crate::secrets::SecretError) -> ApiError {
+fn secret_unavailable(err: crate::aws::secrets::SecretError) -> ApiError {
     ApiError::new(ErrorCode::ServiceUnavailable)
         .with_retry_after(1)
         .with_source(err)

@@ -3,8 +3,8 @@
 //!
 //! The rail rule is the product's: SEPA for destinations in the EEA, SWIFT otherwise.
 
-use crate::country::CountryCode;
-use crate::money::Currency;
+use crate::domain::country::CountryCode;
+use crate::domain::money::Currency;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]

@@ -1,6 +1,6 @@
 //! Spending limits: what a user may send per day and per month, at most the product's caps.
 
-use crate::money::{Currency, Money};
+use crate::domain::money::{Currency, Money};
 use rust_decimal::Decimal;
 
 /// The product's caps, and the limits a user has until they choose their own.

@@ -4,8 +4,8 @@
 //! sent, the fee, the total charged, the reference rate, the customer's rate, the mark-up of
 //! the one over the other in percent, the amount the recipient gets, and until when it holds.
 
-use crate::corridor::Corridor;
-use crate::money::{Currency, Money};
+use crate::domain::corridor::Corridor;
+use crate::domain::money::{Currency, Money};
 use rust_decimal::{Decimal, RoundingStrategy};
 use time::{Duration, OffsetDateTime};
 

@@ -5,10 +5,10 @@
 //! server and the tests all call [`Router::handle`] with a `lambda_http::Request`, so an
 //! API Gateway event, a local HTTP request and a test request take the same path.
 
-use crate::auth::{authenticate, Access, Principal, Role};
+use crate::edge::auth::{authenticate, Access, Principal, Role};
 use crate::error::{ApiError, ErrorCode, ErrorDetail};
-use crate::rate_limit::{Decision, RatePolicy};
-use crate::state::AppState;
+use crate::aws::rate_limit::{Decision, RatePolicy};
+use crate::edge::state::AppState;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderMap, Method, StatusCode};

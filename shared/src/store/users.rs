@@ -1,9 +1,9 @@
 //! Users and their sessions in PostgreSQL.
 
-use crate::audit::{self, Actor, AuditEntry, Origin};
+use crate::store::audit::{self, Actor, AuditEntry, Origin};
 use crate::crypto::FnrVault;
-use crate::ids::Fodselsnummer;
-use crate::session::{SessionClaims, SessionKind};
+use crate::domain::ids::Fodselsnummer;
+use crate::domain::session::{SessionClaims, SessionKind};
 use time::{Date, OffsetDateTime};
 use tokio_postgres::types::Type;
 use tokio_postgres::GenericClient;

@@ -9,8 +9,8 @@
 
 use super::signing::request_signature;
 use super::webhook::{parse_review, Review};
-use crate::outbound::{self, OutboundError, OutboundResponse, RetryPolicy};
-use crate::secrets::Secret;
+use crate::providers::outbound::{self, OutboundError, OutboundResponse, RetryPolicy};
+use crate::aws::secrets::Secret;
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, StatusCode, Uri};
 use serde_json::{json, Map, Value};
@@ -318,7 +318,7 @@ fn safe_token(raw: &str) -> Option<String> {
     (!token.is_empty()).then_some(token)
 }
 
-use crate::outbound::percent_encode as encode;
+use crate::providers::outbound::percent_encode as encode;
 
 #[cfg(test)]
 mod tests {

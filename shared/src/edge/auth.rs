@@ -4,11 +4,11 @@
 //! 401 means "not signed in" (no token, a bad or expired token, a revoked session); 403 means
 //! "signed in, but not allowed" (missing role, blocked account, cookie without our Origin).
 
-use crate::audit::{Actor, Origin};
+use crate::store::audit::{Actor, Origin};
 use crate::error::{ApiError, ErrorCode};
-use crate::http::ApiRequest;
-use crate::session::{cookie_value, SessionKind, COOKIE};
-use crate::state::AppState;
+use crate::edge::ApiRequest;
+use crate::domain::session::{cookie_value, SessionKind, COOKIE};
+use crate::edge::state::AppState;
 use http::Method;
 use serde::Serialize;
 use time::{Date, OffsetDateTime};

@@ -8,7 +8,7 @@
 //! ISO 9362:2014 allows digits in the institution code, but SWIFT has issued only letters there,
 //! so digits are rejected. `XK` (Kosovo) is not an ISO 3166-1 code and is rejected too.
 
-use crate::country::CountryCode;
+use crate::domain::country::CountryCode;
 use std::fmt;
 use std::str::FromStr;
 

@@ -24,9 +24,9 @@
 //! Nothing here logs or puts into an error a token, a code, a verifier, a client secret, a name
 //! or a fødselsnummer.
 
-use crate::ids::{Fodselsnummer, FodselsnummerError};
-use crate::outbound::{self, OutboundError, OutboundResponse, RetryPolicy};
-use crate::secrets::Secret;
+use crate::domain::ids::{Fodselsnummer, FodselsnummerError};
+use crate::providers::outbound::{self, OutboundError, OutboundResponse, RetryPolicy};
+use crate::aws::secrets::Secret;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use bytes::Bytes;
@@ -947,7 +947,7 @@ fn oauth_error_code(raw: &str) -> String {
     }
 }
 
-use crate::outbound::percent_encode as form_component;
+use crate::providers::outbound::percent_encode as form_component;
 
 fn form_encode(pairs: &[(&str, &str)]) -> String {
     pairs

@@ -1,0 +1,10 @@
+//! PostgreSQL: the pool, the migration runner, and one module per aggregate. All SQL lives here.
+
+pub mod audit;
+pub mod kyc;
+pub mod migrate;
+pub mod pool;
+pub mod rates;
+pub mod users;
+
+pub use pool::{Db, DbError};
