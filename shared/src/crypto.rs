@@ -3,7 +3,7 @@
 //! and found by a keyed HMAC-SHA-256 — never by a bare hash, which 11 digits would not survive.
 
 use crate::domain::ids::Fodselsnummer;
-use crate::aws::secrets::Secret;
+use crate::secret::Secret;
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use aws_lc_rs::hmac;
 use uuid::Uuid;

@@ -14,6 +14,7 @@ pub mod crypto;
 pub mod domain;
 pub mod edge;
 pub mod error;
+pub mod secret;
 pub mod providers;
 pub mod store;
 pub mod telemetry;

@@ -15,7 +15,7 @@ use drop_shared::providers::bankid::{
     parse_query, AuthorizationResponse, JwtProblem, OidcClient, OidcError, ACR_VALUES, SCOPE,
 };
 use drop_shared::providers::outbound::{self, OutboundError, RetryPolicy, DEFAULT_MAX_BODY_BYTES};
-use drop_shared::aws::secrets::Secret;
+use drop_shared::secret::Secret;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};

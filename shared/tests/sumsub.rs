@@ -8,7 +8,7 @@
 
 use bytes::Bytes;
 use drop_shared::providers::outbound::{OutboundError, RetryPolicy, DEFAULT_MAX_BODY_BYTES};
-use drop_shared::aws::secrets::Secret;
+use drop_shared::secret::Secret;
 use drop_shared::providers::sumsub::{
     request_signature, verify_webhook, webhook_digest, ApplicantInfo, DigestAlg, EventKind,
     RejectType, ReviewAnswer, ScreeningKind, SumsubClient, SumsubError, WebhookAuthError,

@@ -7,7 +7,7 @@
 use drop_shared::domain::ids::FodselsnummerKind;
 use drop_shared::providers::bankid::{AuthorizationResponse, BankIdIdentity, JwtProblem, OidcClient, OidcError};
 use drop_shared::providers::outbound::RetryPolicy;
-use drop_shared::aws::secrets::Secret;
+use drop_shared::secret::Secret;
 use drop_testkit::oidc_provider::{ClaimsIn, OidcProvider};
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test file: failing loudly is the point
 
-use drop_shared::aws::secrets::Secret;
+use drop_shared::secret::Secret;
 use drop_shared::domain::session::SessionKind;
 use drop_shared::providers::sumsub::{webhook_digest, DigestAlg};
 use drop_testkit::{TestApp, TestRequest, TestResponse};

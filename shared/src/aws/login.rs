@@ -3,7 +3,7 @@
 //! taken with a conditional delete, so it works once, on whichever instance gets it.
 
 use crate::aws::Aws;
-use crate::aws::secrets::Secret;
+use crate::secret::Secret;
 use crate::domain::session::{SessionClaims, SessionKind};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use std::collections::HashMap;

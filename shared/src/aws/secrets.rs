@@ -2,35 +2,11 @@
 //! Manager once per instance, the first time it is needed.
 
 use std::collections::HashMap;
+use crate::secret::Secret;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use tokio::sync::OnceCell;
 
-/// A secret value. `Debug` and `Display` print `[redacted]`; read it with [`Secret::expose`].
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret<T>(T);
-
-impl<T> Secret<T> {
-    pub fn new(value: T) -> Self {
-        Self(value)
-    }
-
-    pub fn expose(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T> fmt::Debug for Secret<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret([redacted])")
-    }
-}
-
-impl<T> fmt::Display for Secret<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {

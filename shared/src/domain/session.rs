@@ -1,7 +1,7 @@
 //! Session tokens: an HS256 JWT whose `jti` names a row in `sessions`. The token proves who
 //! signed it; the row decides whether it still counts, so logout and blocking act at once.
 
-use crate::aws::secrets::Secret;
+use crate::secret::Secret;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};

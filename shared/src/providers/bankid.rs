@@ -26,7 +26,7 @@
 
 use crate::domain::ids::{Fodselsnummer, FodselsnummerError};
 use crate::providers::outbound::{self, OutboundError, OutboundResponse, RetryPolicy};
-use crate::aws::secrets::Secret;
+use crate::secret::Secret;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use bytes::Bytes;

@@ -10,7 +10,7 @@
 use super::signing::request_signature;
 use super::webhook::{parse_review, Review};
 use crate::providers::outbound::{self, OutboundError, OutboundResponse, RetryPolicy};
-use crate::aws::secrets::Secret;
+use crate::secret::Secret;
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, StatusCode, Uri};
 use serde_json::{json, Map, Value};

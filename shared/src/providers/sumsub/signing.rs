@@ -1,7 +1,7 @@
 //! HMAC signatures: the one on every API request (`X-App-Access-Sig`) and the digest on every
 //! webhook (`X-Payload-Digest`).
 
-use crate::aws::secrets::Secret;
+use crate::secret::Secret;
 use aws_lc_rs::hmac;
 
 /// `X-App-Access-Sig`: lower-case hex HMAC-SHA256 under the app's secret key of
