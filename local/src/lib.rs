@@ -1,96 +1,138 @@
-//! The whole API on one local HTTP server: each request is handed, as a `lambda_http`
-//! request with an API Gateway v2 context, to the router of the function that owns its route,
-//! exactly as that function's Lambda `main` would.
+//! The whole API on one local HTTP server: every function's router merged into one axum app
+//! behind the edge's layers, with one outer layer that gives each request the API Gateway v2
+//! context (source IP, request id) a Lambda request carries, so handlers cannot tell the two
+//! apart. Also the one place that composes every function's OpenAPI entries.
 
-use bytes::Bytes;
-use drop_shared::edge::{Router, MAX_BODY_BYTES};
-use drop_shared::AppState;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use drop_shared::edge::{self, Base};
+use drop_shared::{ApiError, ErrorCode};
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
 use lambda_http::request::RequestContext;
-use lambda_http::{Body, RequestExt};
 use std::net::SocketAddr;
-use std::sync::Arc;
 use tokio::net::TcpListener;
 
 pub mod provision;
 
-/// Every function's router (see [`api_meta::all_routers`]).
-pub fn functions() -> Vec<Router> {
-    api_meta::all_routers()
+/// The most API Gateway accepts as a request body (10 MB); it answers 413 itself above.
+pub const GATEWAY_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+/// One API function: its binary's name, its routes' OpenAPI entries, and what its Lambda serves.
+pub struct Function {
+    pub name: &'static str,
+    pub openapi: fn() -> utoipa::openapi::OpenApi,
+    pub router: fn(&Base) -> Router,
+    pub app: fn(&Base) -> Router,
 }
 
-/// Routes requests to the owning function's router.
+macro_rules! function {
+    ($name:literal, $krate:ident) => {
+        Function {
+            name: $name,
+            openapi: || $krate::routes().into_openapi(),
+            router: $krate::router,
+            app: $krate::app,
+        }
+    };
+}
+
+/// Every API function: the one table of who owns which route. The local server serves these;
+/// the SAM template and the OpenAPI document must declare the same routes.
+pub fn functions() -> [Function; 6] {
+    [
+        function!("api-auth", api_auth),
+        function!("api-me", api_me),
+        function!("api-kyc", api_kyc),
+        function!("api-rates", api_rates),
+        function!("webhook-sumsub", webhook_sumsub),
+        function!("api-meta", api_meta),
+    ]
+}
+
+/// The OpenAPI document of the whole API, from each function's declarations.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = utoipa::openapi::OpenApiBuilder::new()
+        .info(
+            utoipa::openapi::InfoBuilder::new()
+                .title("Drop API")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(
+                    "Send money abroad and pay by QR code from your own Norwegian bank account.",
+                ))
+                .build(),
+        )
+        .build();
+    for function in functions() {
+        doc.merge((function.openapi)());
+    }
+    doc
+}
+
+/// The document as `cargo xtask openapi` writes it to `functions/api-meta/openapi.json`.
+pub fn openapi_json() -> String {
+    let mut text = serde_json::to_string_pretty(&openapi()).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// Every function's routes in one app, as API Gateway and Lambda together would serve them.
+pub fn app(base: &Base) -> Router {
+    let routes = functions()
+        .iter()
+        .fold(Router::new(), |app, f| app.merge((f.router)(base)));
+    edge::app(routes).layer(axum::middleware::from_fn(gateway))
+}
+
+/// What API Gateway does before a Lambda sees a request: reads the whole body (up to its own
+/// limit, so an over-long body still gets the function's 413 on an open connection) and
+/// attaches the request context with the client's address and a request id.
+async fn gateway(req: Request, next: Next) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| *addr);
+    let (mut parts, body) = req.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, GATEWAY_MAX_BODY_BYTES).await else {
+        return ApiError::new(ErrorCode::PayloadTooLarge).into_response();
+    };
+    let mut context = ApiGatewayV2httpRequestContext::default();
+    context.request_id = Some(uuid::Uuid::new_v4().to_string());
+    context.http.source_ip = peer.map(|p| p.ip().to_string());
+    context.http.method = parts.method.clone();
+    context.http.path = Some(parts.uri.path().to_owned());
+    context.stage = Some("$default".to_owned());
+    parts
+        .extensions
+        .insert(RequestContext::ApiGatewayV2(context));
+    next.run(Request::from_parts(parts, Body::from(body))).await
+}
+
+/// The local API server.
 pub struct LocalApi {
-    state: AppState,
-    functions: Vec<Router>,
-    fallback: Router,
+    app: Router,
 }
 
 impl LocalApi {
-    pub fn new(state: AppState) -> Self {
-        Self {
-            state,
-            functions: functions(),
-            fallback: api_meta::gateway_router(),
+    pub fn new(base: Base) -> Self {
+        Self { app: app(&base) }
+    }
+
+    /// Serves connections on `listener` until `shutdown` resolves, then lets requests in
+    /// flight finish.
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) {
+        let service = self.app.into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(err) = axum::serve(listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!(error = %err, "local api stopped");
         }
-    }
-
-    /// Serves one request as API Gateway and Lambda would.
-    pub async fn serve(
-        &self,
-        req: http::Request<Incoming>,
-        peer: SocketAddr,
-    ) -> http::Response<Full<Bytes>> {
-        let (mut parts, body) = req.into_parts();
-        // Read at most one byte past the limit; a longer body is declared too long and dropped,
-        // and the router answers 413 as it would for API Gateway's event.
-        let body = match Limited::new(body, MAX_BODY_BYTES + 1).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(_) => {
-                parts.headers.insert(
-                    http::header::CONTENT_LENGTH,
-                    http::HeaderValue::from(MAX_BODY_BYTES + 1),
-                );
-                Bytes::new()
-            }
-        };
-        let mut context = ApiGatewayV2httpRequestContext::default();
-        context.http.source_ip = Some(peer.ip().to_string());
-        context.http.method = parts.method.clone();
-        context.http.path = Some(parts.uri.path().to_owned());
-        context.stage = Some("$default".to_owned());
-        let body = if body.is_empty() {
-            Body::Empty
-        } else {
-            Body::Binary(body.to_vec())
-        };
-        let request = http::Request::from_parts(parts, body)
-            .with_request_context(RequestContext::ApiGatewayV2(context));
-        let path = request.uri().path().to_owned();
-        let router = self
-            .functions
-            .iter()
-            .find(|r| r.serves_path(&path))
-            .unwrap_or(&self.fallback);
-        let (parts, body) = router.handle(&self.state, request).await.into_parts();
-        let bytes = match body {
-            Body::Empty => Bytes::new(),
-            Body::Text(s) => Bytes::from(s),
-            Body::Binary(b) => Bytes::from(b),
-            _ => Bytes::new(),
-        };
-        http::Response::from_parts(parts, Full::new(bytes))
-    }
-
-    /// Accepts connections on `listener` until `shutdown` resolves.
-    pub async fn run(self, listener: TcpListener, shutdown: impl std::future::Future<Output = ()>) {
-        let api = Arc::new(self);
-        let handler = move |req, peer| {
-            let api = api.clone();
-            async move { api.serve(req, peer).await }
-        };
-        drop_shared::edge::serve::serve_http1(listener, "local api", handler, shutdown).await;
     }
 }

@@ -1,5 +1,6 @@
 use drop_local::{provision, LocalApi};
-use drop_shared::{aws::Aws, config::Config, telemetry, AppState};
+use drop_shared::edge::Base;
+use drop_shared::{aws::Aws, config::Config, telemetry};
 use std::process::ExitCode;
 use tokio::net::TcpListener;
 
@@ -64,12 +65,14 @@ async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             .await?
         }
     };
-    let state = AppState::new(config, Aws::from_sdk(&sdk), LOCAL_POOL_SIZE);
+    let base = Base::new(config, Aws::from_sdk(&sdk), LOCAL_POOL_SIZE);
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
-    let routes: usize = drop_local::functions()
-        .iter()
-        .map(|f| f.route_keys().len())
-        .sum();
+    let routes = drop_local::openapi()
+        .paths
+        .paths
+        .values()
+        .map(item_operations)
+        .sum::<usize>();
     println!("Drop API ready on http://127.0.0.1:{port} ({routes} routes; try /v1/health, /v1/corridors, /v1/openapi.json)");
     match sandbox {
         Some(issuer) => println!(
@@ -86,7 +89,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             std::env::var("SUMSUB_BASE_URL").unwrap_or_default()
         ),
     }
-    LocalApi::new(state).run(listener, shutdown_signal()).await;
+    LocalApi::new(base).run(listener, shutdown_signal()).await;
     Ok(())
 }
 
@@ -97,4 +100,20 @@ async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
         _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
     }
+}
+
+fn item_operations(item: &utoipa::openapi::PathItem) -> usize {
+    [
+        &item.get,
+        &item.put,
+        &item.post,
+        &item.delete,
+        &item.patch,
+        &item.head,
+        &item.options,
+        &item.trace,
+    ]
+    .iter()
+    .filter(|op| op.is_some())
+    .count()
 }

@@ -1,11 +1,11 @@
 //! Makes the local emulator and database look like a deployed stage: the tables, queues and
 //! secrets the SAM template declares, the schema, and demo data.
 
-use drop_shared::config::{BankIdConfig, Config, DatabaseConfig, Queues};
 use drop_shared::aws::provision::{
     ensure_queue, ensure_secret, ensure_table, random_key_hex, set_secret, ProvisionError,
     GENERATED_SECRETS, PROVIDER_SECRETS, QUEUES, TABLES,
 };
+use drop_shared::config::{BankIdConfig, Config, DatabaseConfig, Queues};
 use drop_shared::store::{migrate, rates};
 use time::OffsetDateTime;
 

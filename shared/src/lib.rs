@@ -14,10 +14,9 @@ pub mod crypto;
 pub mod domain;
 pub mod edge;
 pub mod error;
-pub mod secret;
 pub mod providers;
+pub mod secret;
 pub mod store;
 pub mod telemetry;
 
 pub use error::{ApiError, ErrorCode};
-pub use edge::state::AppState;

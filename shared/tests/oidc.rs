@@ -366,13 +366,17 @@ fn form(pairs: &[(String, String)], name: &str) -> Option<String> {
         .map(|(_, v)| v.clone())
 }
 
-async fn exchange(client: &OidcClient) -> Result<drop_shared::providers::bankid::BankIdIdentity, OidcError> {
+async fn exchange(
+    client: &OidcClient,
+) -> Result<drop_shared::providers::bankid::BankIdIdentity, OidcError> {
     client
         .exchange_code("the-code", &Secret::new("the-verifier".to_owned()), NONCE)
         .await
 }
 
-fn id_token_problem(result: Result<drop_shared::providers::bankid::BankIdIdentity, OidcError>) -> JwtProblem {
+fn id_token_problem(
+    result: Result<drop_shared::providers::bankid::BankIdIdentity, OidcError>,
+) -> JwtProblem {
     match result {
         Err(OidcError::InvalidIdToken(p)) => p,
         other => panic!("expected InvalidIdToken, got {other:?}"),

@@ -8,12 +8,12 @@
 
 use bytes::Bytes;
 use drop_shared::providers::outbound::{OutboundError, RetryPolicy, DEFAULT_MAX_BODY_BYTES};
-use drop_shared::secret::Secret;
 use drop_shared::providers::sumsub::{
     request_signature, verify_webhook, webhook_digest, ApplicantInfo, DigestAlg, EventKind,
     RejectType, ReviewAnswer, ScreeningKind, SumsubClient, SumsubError, WebhookAuthError,
     WebhookEvent,
 };
+use drop_shared::secret::Secret;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};

@@ -1,27 +1,30 @@
 //! A test app over the real services `cargo xtask test` starts: a fresh PostgreSQL database
 //! per test with the project's migrations and demo rates, and its own DynamoDB table in moto.
-//! Requests go through a function's [`Router`] exactly as a Lambda invocation would.
+//! Requests go through a function's router behind the edge's layers, as a Lambda invocation
+//! from API Gateway would.
 #![allow(clippy::expect_used, clippy::panic)] // test support: a broken setup must stop the test loudly
 
 pub mod browser;
 pub mod oidc_provider;
 
-use drop_shared::store::audit::Origin;
+use axum::Router;
+use drop_shared::aws::provision;
 use drop_shared::aws::Aws;
 use drop_shared::config::Config;
-use drop_shared::edge::Router;
 use drop_shared::domain::ids::Fodselsnummer;
 use drop_shared::domain::session::SessionKind;
+use drop_shared::edge::Base;
+use drop_shared::store::audit::Origin;
 use drop_shared::store::users::{self, BankIdPerson};
-use drop_shared::aws::provision;
 use drop_shared::store::{migrate, rates};
-use drop_shared::AppState;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
 use lambda_http::request::RequestContext;
-use lambda_http::{Body, RequestExt};
+use lambda_http::RequestExt;
 use std::collections::HashMap;
+use std::sync::Mutex;
 use time::OffsetDateTime;
+use tower::ServiceExt;
 
 fn env(name: &str) -> String {
     std::env::var(name)
@@ -34,8 +37,13 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
 
+/// Builds what one function's Lambda serves from the instance's base (`api_rates::app`, …).
+pub type RouterFn = fn(&Base) -> Router;
+
 pub struct TestApp {
-    pub state: AppState,
+    pub base: Base,
+    /// Each function's router, built once, so instance state (caches) lives across calls.
+    routers: Mutex<HashMap<usize, Router>>,
     pub database_url: String,
     pub db: tokio_postgres::Client,
     admin_url: String,
@@ -132,7 +140,8 @@ impl TestApp {
         vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("test configuration");
         Self {
-            state: AppState::new(config, Aws::from_sdk(&sdk), 2),
+            base: Base::new(config, Aws::from_sdk(&sdk), 2),
+            routers: Mutex::default(),
             database_url,
             db,
             admin_url,
@@ -140,17 +149,31 @@ impl TestApp {
         }
     }
 
-    /// Sends `req` through `router` as a Lambda invocation from API Gateway would arrive.
-    pub async fn call(&self, router: &Router, req: TestRequest) -> TestResponse {
-        let response = router.handle(&self.state, req.into_lambda()).await;
-        TestResponse::from_lambda(response)
+    /// This test's instance of the router `function` builds.
+    pub fn router(&self, function: RouterFn) -> Router {
+        let mut routers = self.routers.lock().unwrap_or_else(|p| p.into_inner());
+        routers
+            .entry(function as usize)
+            .or_insert_with(|| function(&self.base))
+            .clone()
+    }
+
+    /// Sends `req` to the function's router as a Lambda invocation from API Gateway would
+    /// arrive.
+    pub async fn call(&self, function: RouterFn, req: TestRequest) -> TestResponse {
+        let response = self
+            .router(function)
+            .oneshot(req.into_http())
+            .await
+            .expect("routers are infallible");
+        TestResponse::from_response(response).await
     }
 
     /// Rows in `table` (for asserting that a refused request changed nothing).
     /// Sets one of this test's secrets (read lazily, so before first use is in time).
     pub async fn set_secret(&self, name: &str, value: &str) {
         let sdk = sdk_config().await;
-        let id = self.state.secrets.secret_id(name);
+        let id = self.base.secrets.secret_id(name);
         provision::set_secret(&aws_sdk_secretsmanager::Client::new(&sdk), &id, value)
             .await
             .expect("set secret");
@@ -179,10 +202,11 @@ impl TestApp {
         };
         let origin = Origin {
             request_id: "testkit".into(),
+            client_request_id: None,
             ip: None,
         };
-        let vault = self.state.fnr_vault().await.expect("vault");
-        let (user, _) = users::sign_in_with_bankid(&self.db, vault, &person, &origin)
+        let vault = self.base.secrets.fnr_vault().await.expect("vault");
+        let (user, _) = users::sign_in_with_bankid(&self.db, &vault, &person, &origin)
             .await
             .expect("register");
         let claims = users::open_session(
@@ -196,7 +220,8 @@ impl TestApp {
         .await
         .expect("session");
         let token = self
-            .state
+            .base
+            .secrets
             .session_keys()
             .await
             .expect("keys")
@@ -227,7 +252,7 @@ pub struct TestRequest {
     method: Method,
     uri: String,
     headers: HeaderMap,
-    body: Body,
+    body: Vec<u8>,
     source_ip: String,
 }
 
@@ -237,7 +262,7 @@ impl TestRequest {
             method,
             uri: uri.to_owned(),
             headers: HeaderMap::new(),
-            body: Body::Empty,
+            body: Vec::new(),
             source_ip: "198.51.100.10".into(),
         }
     }
@@ -260,7 +285,7 @@ impl TestRequest {
     }
 
     pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
-        self.body = Body::Binary(body.into());
+        self.body = body.into();
         self
     }
 
@@ -269,11 +294,12 @@ impl TestRequest {
         self
     }
 
-    pub fn into_lambda(self) -> lambda_http::Request {
+    /// The request with the API Gateway v2 context a Lambda request carries.
+    pub fn into_http(self) -> http::Request<axum::body::Body> {
         let mut req = http::Request::builder()
             .method(self.method.clone())
             .uri(&self.uri)
-            .body(self.body)
+            .body(axum::body::Body::from(self.body))
             .expect("request");
         *req.headers_mut() = self.headers;
         let mut context = ApiGatewayV2httpRequestContext::default();
@@ -292,14 +318,15 @@ pub struct TestResponse {
 }
 
 impl TestResponse {
-    pub fn from_lambda(response: http::Response<Body>) -> Self {
+    pub async fn from_response(response: axum::response::Response) -> Self {
+        use http_body_util::BodyExt;
         let (parts, body) = response.into_parts();
-        let body = match body {
-            Body::Empty => Vec::new(),
-            Body::Text(s) => s.into_bytes(),
-            Body::Binary(b) => b,
-            _ => Vec::new(),
-        };
+        let body = body
+            .collect()
+            .await
+            .expect("response body")
+            .to_bytes()
+            .to_vec();
         Self {
             status: parts.status,
             headers: parts.headers,

@@ -2,10 +2,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test file: failing loudly is the point
 
-use drop_shared::aws::{Aws, Clients};
 use drop_shared::aws::provision::{ensure_queue, ensure_secret, ensure_table, QUEUES};
 use drop_shared::aws::rate_limit::{Decision, RateLimiter, RatePolicy};
 use drop_shared::aws::secrets::SecretStore;
+use drop_shared::aws::{Aws, Clients};
 use drop_testkit::sdk_config;
 
 fn unique(prefix: &str) -> String {

@@ -6,6 +6,7 @@
 use drop_testkit::{TestApp, TestResponse};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use tower::ServiceExt;
 
 type RouteSet = BTreeSet<(String, String, String)>; // (function, METHOD, path)
 
@@ -44,23 +45,24 @@ fn template_routes() -> RouteSet {
     routes
 }
 
+/// (function, METHOD, path) of every route each function's `utoipa-axum` router declares.
 fn local_routes() -> RouteSet {
     drop_local::functions()
         .iter()
         .flat_map(|f| {
-            f.route_keys().into_iter().map(move |k| {
-                (
-                    f.function().to_owned(),
-                    k.method.to_string(),
-                    k.path.to_owned(),
-                )
-            })
+            routes_of(&serde_json::to_value((f.openapi)()).unwrap())
+                .into_iter()
+                .map(|(method, path)| (f.name.to_owned(), method, path))
         })
         .collect()
 }
 
+/// The routes api-meta serves in its embedded document.
 fn openapi_routes() -> BTreeSet<(String, String)> {
-    let doc = serde_json::to_value(api_meta::openapi()).unwrap();
+    routes_of(&serde_json::from_str(api_meta::OPENAPI_JSON).unwrap())
+}
+
+fn routes_of(doc: &serde_json::Value) -> BTreeSet<(String, String)> {
     let mut routes = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for method in item.as_object().unwrap().keys() {
@@ -68,6 +70,16 @@ fn openapi_routes() -> BTreeSet<(String, String)> {
         }
     }
     routes
+}
+
+/// `cargo xtask openapi` writes the document api-meta embeds; it must be the one the routers
+/// declare today.
+#[test]
+fn the_embedded_openapi_document_is_fresh() {
+    assert!(
+        api_meta::OPENAPI_JSON == drop_local::openapi_json(),
+        "functions/api-meta/openapi.json is stale: run `cargo xtask openapi`"
+    );
 }
 
 #[test]
@@ -115,29 +127,40 @@ fn template_default_route_owners() -> Vec<String> {
 
 #[test]
 fn unmatched_requests_reach_exactly_one_function_that_answers_them() {
-    assert_eq!(
-        template_default_route_owners(),
-        vec![api_meta::FUNCTION.to_owned()]
-    );
+    assert_eq!(template_default_route_owners(), vec!["api-meta".to_owned()]);
 }
 
 #[tokio::test]
 async fn the_default_route_answers_404_or_405_with_the_envelope() {
     let app = TestApp::new().await;
-    let router = api_meta::gateway_router();
     let res = app
-        .call(&router, drop_testkit::TestRequest::get("/v1/nowhere"))
+        .call(api_meta::app, drop_testkit::TestRequest::get("/v1/nowhere"))
         .await;
     res.assert_error(http::StatusCode::NOT_FOUND, "not_found");
     let res = app
         .call(
-            &router,
+            api_meta::app,
             drop_testkit::TestRequest::new(http::Method::DELETE, "/v1/quotes"),
         )
         .await;
     res.assert_error(http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    assert_eq!(
+        res.header("allow"),
+        Some("POST"),
+        "RFC 9110: a 405 says what is allowed"
+    );
     let res = app
-        .call(&router, drop_testkit::TestRequest::get("/v1/health"))
+        .call(
+            api_meta::app,
+            drop_testkit::TestRequest::new(http::Method::PUT, "/v1/me"),
+        )
+        .await;
+    res.assert_error(http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    let mut allowed: Vec<_> = res.header("allow").unwrap().split(',').collect();
+    allowed.sort_unstable();
+    assert_eq!(allowed, ["GET", "PATCH"]);
+    let res = app
+        .call(api_meta::app, drop_testkit::TestRequest::get("/v1/health"))
         .await;
     assert_eq!(res.status, http::StatusCode::OK);
 }
@@ -172,9 +195,9 @@ fn every_function_binary_in_the_template_is_a_workspace_binary_with_a_unique_nam
     assert_eq!(unique.len(), binaries.len(), "{binaries:?}");
     for function in drop_local::functions() {
         assert!(
-            binaries.iter().any(|b| b == function.function()),
+            binaries.iter().any(|b| b == function.name),
             "{} is not deployed",
-            function.function()
+            function.name
         );
     }
 }
@@ -186,18 +209,20 @@ async fn every_sample_event_is_parsed_as_lambda_parses_it_and_served() {
     let app = TestApp::new().await;
     let mut served = 0;
     for function in drop_local::functions() {
-        let dir = repo().join("events").join(function.function());
+        let dir = repo().join("events").join(function.name);
+        let lambda = (function.app)(&app.base);
         let mut files: Vec<_> = std::fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().path())
             .collect();
         files.sort();
-        assert!(!files.is_empty(), "no events for {}", function.function());
+        assert!(!files.is_empty(), "no events for {}", function.name);
         for file in files {
             let text = std::fs::read_to_string(&file).unwrap();
             let request = lambda_http::request::from_str(&text)
                 .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-            let response = TestResponse::from_lambda(function.handle(&app.state, request).await);
+            let response = lambda.clone().oneshot(request).await.unwrap();
+            let response = TestResponse::from_response(response).await;
             // `NAME.expect-401.json` names the status a sample without a session or provider gets.
             let name = file
                 .file_name()

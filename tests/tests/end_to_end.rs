@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 async fn serve(app: &TestApp) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let api = LocalApi::new(app.state.clone());
+    let api = LocalApi::new(app.base.clone());
     tokio::spawn(api.run(listener, std::future::pending()));
     base
 }

@@ -53,7 +53,7 @@ async fn stack(sumsub_down: bool) -> (Stack, TcpListener, String) {
     ] {
         app.set_secret(name, value).await;
     }
-    tokio::spawn(LocalApi::new(app.state.clone()).run(api, std::future::pending()));
+    tokio::spawn(LocalApi::new(app.base.clone()).run(api, std::future::pending()));
     if !sumsub_down {
         serve_sumsub(sumsub, &base).await;
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -178,9 +178,11 @@ async fn red_answers_are_shown_with_sumsubs_reason_and_block_payments() {
         !view.to_string().contains("Blurry document"),
         "never the internal comment: {view}"
     );
-    assert!(drop_shared::store::kyc::require_approved(&s.app.db, retry_user)
-        .await
-        .is_err());
+    assert!(
+        drop_shared::store::kyc::require_approved(&s.app.db, retry_user)
+            .await
+            .is_err()
+    );
 
     let view = s.status_after_review(&final_, "rejected").await;
     assert_eq!(view["can_send_money"], false);
@@ -295,11 +297,11 @@ async fn sign_in_with_bankid_then_verify_with_sumsub() {
         issuer,
         client_id: "drop-e2e".into(),
         client_secret: "e2e-bankid-secret-0123456789".into(),
-        redirect_uris: vec![app.state.config.bankid_redirect_uri()],
+        redirect_uris: vec![app.base.config.bankid_redirect_uri()],
     };
     tokio::spawn(bankid_sandbox::serve(idp, bankid, std::future::pending()));
     serve_sumsub(sumsub, &base).await;
-    tokio::spawn(LocalApi::new(app.state.clone()).run(api, std::future::pending()));
+    tokio::spawn(LocalApi::new(app.base.clone()).run(api, std::future::pending()));
 
     let browser = Browser::new(&base);
     let authorize = browser.start("mobile").await;

@@ -5,7 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test file: failing loudly is the point
 
 use drop_shared::domain::ids::FodselsnummerKind;
-use drop_shared::providers::bankid::{AuthorizationResponse, BankIdIdentity, JwtProblem, OidcClient, OidcError};
+use drop_shared::providers::bankid::{
+    AuthorizationResponse, BankIdIdentity, JwtProblem, OidcClient, OidcError,
+};
 use drop_shared::providers::outbound::RetryPolicy;
 use drop_shared::secret::Secret;
 use drop_testkit::oidc_provider::{ClaimsIn, OidcProvider};

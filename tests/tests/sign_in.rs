@@ -37,10 +37,10 @@ async fn stack() -> Stack {
         issuer,
         client_id: CLIENT_ID.into(),
         client_secret: CLIENT_SECRET.into(),
-        redirect_uris: vec![app.state.config.bankid_redirect_uri()],
+        redirect_uris: vec![app.base.config.bankid_redirect_uri()],
     };
     tokio::spawn(bankid_sandbox::serve(idp, sandbox, std::future::pending()));
-    tokio::spawn(LocalApi::new(app.state.clone()).run(api, std::future::pending()));
+    tokio::spawn(LocalApi::new(app.base.clone()).run(api, std::future::pending()));
     let browser = Browser::new(&base);
     Stack { app, base, browser }
 }
@@ -136,7 +136,8 @@ async fn a_web_user_signs_in_sees_themselves_and_signs_out() {
     assert!(!sealed.windows(11).any(|w| w == b"15108695088"));
     let opened = s
         .app
-        .state
+        .base
+        .secrets
         .fnr_vault()
         .await
         .unwrap()

@@ -39,7 +39,7 @@ async fn stack(claims_in: ClaimsIn) -> Stack {
     ])
     .await;
     app.set_secret("bankid-client-secret", CLIENT_SECRET).await;
-    tokio::spawn(LocalApi::new(app.state.clone()).run(api, std::future::pending()));
+    tokio::spawn(LocalApi::new(app.base.clone()).run(api, std::future::pending()));
     let client = Browser::new(&base);
     Stack {
         app,

@@ -17,9 +17,10 @@ async fn two_first_sign_ins_of_one_person_at_once_register_them_once() {
         given_name: "Kari".into(),
         family_name: "Nordmann".into(),
     };
-    let vault = app.state.fnr_vault().await.unwrap();
+    let vault = app.base.secrets.fnr_vault().await.unwrap();
     let origin = Origin {
         request_id: "t".into(),
+        client_request_id: None,
         ip: None,
     };
     let connect = || async {
@@ -36,12 +37,14 @@ async fn two_first_sign_ins_of_one_person_at_once_register_them_once() {
     );
     let (pa, pb) = (person(), person());
     // The first inserts and holds its transaction open; the second's insert waits on it.
-    let first = sign_in_with_bankid(&ta, vault, &pa, &origin).await.unwrap();
+    let first = sign_in_with_bankid(&ta, &vault, &pa, &origin)
+        .await
+        .unwrap();
     let commit_first = async {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         ta.commit().await.unwrap();
     };
-    let (second, ()) = tokio::join!(sign_in_with_bankid(&tb, vault, &pb, &origin), commit_first);
+    let (second, ()) = tokio::join!(sign_in_with_bankid(&tb, &vault, &pb, &origin), commit_first);
     let second = second.unwrap();
     tb.commit().await.unwrap();
     assert_eq!(first.0, second.0, "one person, one user");

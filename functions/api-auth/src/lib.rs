@@ -1,76 +1,125 @@
 //! `api-auth`: sign-in with BankID (web cookie or mobile Bearer token), sign-out, and who am I.
 
-use drop_shared::edge::auth::Me;
-use drop_shared::error::{ErrorBody, ErrorDetail};
-use drop_shared::edge::{ok_json, redirect, ApiRequest, HandlerResult, RouteSpec, Router};
-use drop_shared::aws::login::{MobileGrant, PendingLogin};
-use drop_shared::providers::bankid::AuthorizationResponse;
+use axum::extract::{RawQuery, State as Extract};
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::from_fn_with_state;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Router};
+use drop_shared::aws::login::{LoginStore, MobileGrant, PendingLogin};
 use drop_shared::aws::rate_limit::RatePolicy;
+use drop_shared::aws::secrets::SecretStore;
+use drop_shared::config::Config;
+use drop_shared::crypto::FnrVault;
 use drop_shared::domain::session::{
     cleared_cookie, cleared_login_cookie, cookie_value, login_cookie, session_cookie, SessionKind,
     LOGIN_COOKIE,
 };
+use drop_shared::edge::{
+    self, redirect, Authenticator, Base, Json, Me, Query, RequestMeta, SignedIn,
+};
+use drop_shared::error::{ErrorBody, ErrorDetail};
+use drop_shared::providers::bankid::{parse_query, AuthorizationResponse, OidcClient};
+use drop_shared::store::audit::{audited, AuditEntry};
 use drop_shared::store::users::{self, age_on, today_in_norway, BankIdPerson};
-use drop_shared::{crypto, ApiError, AppState, ErrorCode};
-use http::{Method, StatusCode};
+use drop_shared::store::Db;
+use drop_shared::{crypto, ApiError, ErrorCode};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use time::OffsetDateTime;
-use utoipa::{OpenApi, ToSchema};
-
-pub const FUNCTION: &str = "api-auth";
+use tokio::sync::OnceCell;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Where the mobile app receives its one-time code.
 pub const MOBILE_CALLBACK: &str = "drop://auth/callback";
 
-pub fn router() -> Router {
-    let auth = RatePolicy::AUTH;
-    Router::new(FUNCTION)
-        .route(
-            RouteSpec::public(Method::GET, "/v1/auth/bankid/start").limited(auth),
-            start,
-        )
-        .route(
-            RouteSpec::public(Method::GET, "/v1/auth/bankid/callback").limited(auth),
-            callback,
-        )
-        .route(
-            RouteSpec::public(Method::POST, "/v1/auth/token").limited(auth),
-            exchange_mobile_code,
-        )
-        .route(
-            RouteSpec::signed_in(Method::POST, "/v1/auth/logout"),
-            logout,
-        )
-        .route(RouteSpec::signed_in(Method::GET, "/v1/auth/me"), me)
-        .route(
-            RouteSpec::public(Method::POST, "/v1/auth/login").limited(auth),
-            gone,
-        )
-        .route(
-            RouteSpec::public(Method::POST, "/v1/auth/register").limited(auth),
-            gone,
-        )
+/// What api-auth uses: configuration, the database, pending logins, and BankID and the
+/// fødselsnummer vault (both built on first use).
+#[derive(Clone)]
+pub struct State(Arc<Parts>);
+
+pub struct Parts {
+    config: Config,
+    db: Db,
+    secrets: SecretStore,
+    logins: LoginStore,
+    auth: Authenticator,
+    bankid: OnceCell<OidcClient>,
+    vault: OnceCell<FnrVault>,
 }
 
-#[derive(OpenApi)]
-#[openapi(paths(
-    start,
-    callback,
-    exchange_mobile_code,
-    logout,
-    me,
-    gone_login,
-    gone_register
-))]
-pub struct ApiDoc;
+impl State {
+    async fn bankid(&self) -> Result<&OidcClient, ApiError> {
+        let this = &self.0;
+        this.bankid
+            .get_or_try_init(|| OidcClient::from_secrets(&this.config, &this.secrets))
+            .await
+    }
+
+    async fn vault(&self) -> Result<&FnrVault, ApiError> {
+        self.0
+            .vault
+            .get_or_try_init(|| self.0.secrets.fnr_vault())
+            .await
+    }
+}
+
+impl axum::extract::FromRef<State> for Authenticator {
+    fn from_ref(state: &State) -> Self {
+        state.0.auth.clone()
+    }
+}
+
+/// The routes and their OpenAPI entries. Sign-in routes: 10 per 60 s per client IP.
+pub fn routes() -> OpenApiRouter<State> {
+    let sign_in = OpenApiRouter::new()
+        .routes(routes!(start))
+        .routes(routes!(callback))
+        .routes(routes!(exchange_mobile_code))
+        .routes(routes!(gone_login))
+        .routes(routes!(gone_register))
+        .route_layer(from_fn_with_state(RatePolicy::AUTH, edge::limit));
+    OpenApiRouter::new()
+        .routes(routes!(logout))
+        .routes(routes!(me))
+        .merge(sign_in)
+}
+
+pub fn router(base: &Base) -> Router {
+    let (router, _) = routes().split_for_parts();
+    let state = State(Arc::new(Parts {
+        config: base.config.clone(),
+        db: base.db.clone(),
+        secrets: base.secrets.clone(),
+        logins: LoginStore::new(base.aws.clone(), base.config.login_table.clone()),
+        auth: base.authenticator(),
+        bankid: OnceCell::new(),
+        vault: OnceCell::new(),
+    }));
+    router
+        .with_state(state)
+        .layer(Extension(base.rate_limiter()))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StartQuery {
+    /// `web` (default) or `mobile`.
+    #[param(pattern = "^(web|mobile)$")]
+    pub client: Option<String>,
+    /// Mobile only, required: BASE64URL(SHA-256(code_verifier)).
+    #[param(pattern = "^[A-Za-z0-9_-]{43}$")]
+    pub code_challenge: Option<String>,
+    /// Mobile only: `S256`.
+    #[param(pattern = "^S256$")]
+    pub code_challenge_method: Option<String>,
+}
 
 #[utoipa::path(
     get, path = "/v1/auth/bankid/start", tag = "auth",
-    params(
-        ("client" = Option<String>, Query, description = "`web` (default) or `mobile`"),
-        ("code_challenge" = Option<String>, Query, description = "Mobile only, required: BASE64URL(SHA-256(code_verifier))"),
-        ("code_challenge_method" = Option<String>, Query, description = "Mobile only: `S256`"),
-    ),
+    params(StartQuery),
     responses(
         (status = 302, description = "To BankID"),
         (status = 422, description = "Unknown client", body = ErrorBody),
@@ -78,9 +127,12 @@ pub struct ApiDoc;
         (status = 503, description = "BankID unavailable", body = ErrorBody),
     )
 )]
-pub async fn start(state: AppState, req: ApiRequest) -> HandlerResult {
+pub async fn start(
+    Extract(state): Extract<State>,
+    Query(query): Query<StartQuery>,
+) -> Result<Response, ApiError> {
     let client =
-        match req.query_param("client") {
+        match query.client.as_deref() {
             None | Some("web") => SessionKind::Web,
             Some("mobile") => SessionKind::Mobile,
             Some(_) => {
@@ -97,9 +149,10 @@ pub async fn start(state: AppState, req: ApiRequest) -> HandlerResult {
             (crypto::pkce_challenge(&secret), Some(login_cookie(&secret)))
         }
         SessionKind::Mobile => {
-            let challenge = req.query_param("code_challenge").unwrap_or_default();
-            let method_ok = req
-                .query_param("code_challenge_method")
+            let challenge = query.code_challenge.as_deref().unwrap_or_default();
+            let method_ok = query
+                .code_challenge_method
+                .as_deref()
                 .is_none_or(|m| m == "S256");
             let shape_ok = challenge.len() == 43
                 && challenge
@@ -123,6 +176,7 @@ pub async fn start(state: AppState, req: ApiRequest) -> HandlerResult {
         client_challenge,
     };
     state
+        .0
         .logins
         .save_login(&authorization.state, &pending)
         .await
@@ -146,27 +200,32 @@ fn unavailable(err: impl std::error::Error + Send + Sync + 'static) -> ApiError 
         (status = 503, description = "BankID unavailable", body = ErrorBody),
     )
 )]
-pub async fn callback(state: AppState, req: ApiRequest) -> HandlerResult {
-    let query = req.raw_query.as_deref().unwrap_or_default();
-    let response = match AuthorizationResponse::from_query(query) {
+pub async fn callback(
+    Extract(state): Extract<State>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let query = query.unwrap_or_default();
+    let logins = &state.0.logins;
+    let response = match AuthorizationResponse::from_query(&query) {
         Ok(response) => response,
         Err(err) => {
             // An error redirect still names its state: spend it, so it cannot be replayed.
-            if let Some((_, state_token)) = req.query.iter().find(|(k, _)| k == "state") {
-                let _ = state.logins.take_login(state_token).await;
+            if let Some((_, state_token)) = parse_query(&query).iter().find(|(k, _)| k == "state") {
+                let _ = logins.take_login(state_token).await;
             }
             return Err(err.into());
         }
     };
-    let pending = state
-        .logins
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let pending = logins
         .take_login(&response.state)
         .await
         .map_err(unavailable)?
         .ok_or_else(|| ApiError::new(ErrorCode::InvalidLoginState))?;
     if pending.client == SessionKind::Web {
-        let cookie = req
-            .header("cookie")
+        let cookie = header("cookie")
             .and_then(|c| cookie_value(c, LOGIN_COOKIE))
             .unwrap_or_default();
         if !crypto::pkce_verifies(cookie, &pending.client_challenge) {
@@ -199,9 +258,9 @@ pub async fn callback(state: AppState, req: ApiRequest) -> HandlerResult {
         given_name: identity.given_name,
         family_name: identity.family_name,
     };
-    let vault = state.fnr_vault().await?;
-    let origin = req.origin();
-    let mut conn = state.db.conn().await?;
+    let vault = state.vault().await?;
+    let origin = meta.origin();
+    let mut conn = state.0.db.conn().await?;
     let tx = conn.transaction().await?;
     let (user_id, registered) = users::sign_in_with_bankid(&*tx, vault, &person, &origin).await?;
     let claims = users::open_session(
@@ -209,7 +268,7 @@ pub async fn callback(state: AppState, req: ApiRequest) -> HandlerResult {
         user_id,
         pending.client,
         &origin,
-        req.header("user-agent"),
+        header("user-agent"),
         now,
     )
     .await?;
@@ -219,6 +278,8 @@ pub async fn callback(state: AppState, req: ApiRequest) -> HandlerResult {
     match pending.client {
         SessionKind::Web => {
             let token = state
+                .0
+                .secrets
                 .session_keys()
                 .await?
                 .issue(&claims)
@@ -227,12 +288,11 @@ pub async fn callback(state: AppState, req: ApiRequest) -> HandlerResult {
                 session_cookie(&token, SessionKind::Web.lifetime()),
                 cleared_login_cookie(),
             ];
-            redirect(&state.config.web_app_url, &cookies)
+            redirect(&state.0.config.web_app_url, &cookies)
         }
         SessionKind::Mobile => {
             let code = crypto::random_token(32).map_err(ApiError::internal)?;
-            state
-                .logins
+            logins
                 .save_mobile_code(
                     &code,
                     &MobileGrant {
@@ -274,12 +334,15 @@ pub struct BearerToken {
         (status = 429, description = "Rate limited", body = ErrorBody),
     )
 )]
-pub async fn exchange_mobile_code(state: AppState, req: ApiRequest) -> HandlerResult {
-    let body: CodeExchange = req.json()?;
+pub async fn exchange_mobile_code(
+    Extract(state): Extract<State>,
+    Json(body): Json<CodeExchange>,
+) -> Result<Json<BearerToken>, ApiError> {
     if body.code.is_empty() || body.code.len() > 128 {
         return Err(ApiError::new(ErrorCode::InvalidCode));
     }
     let grant = state
+        .0
         .logins
         .take_mobile_code(&body.code)
         .await
@@ -294,15 +357,17 @@ pub async fn exchange_mobile_code(state: AppState, req: ApiRequest) -> HandlerRe
     }
     let claims = grant.claims;
     let token = state
+        .0
+        .secrets
         .session_keys()
         .await?
         .issue(&claims)
         .map_err(ApiError::internal)?;
-    ok_json(&BearerToken {
+    Ok(Json(BearerToken {
         token,
         token_type: "Bearer",
         expires_at: claims.expires_at(),
-    })
+    }))
 }
 
 #[utoipa::path(
@@ -313,25 +378,25 @@ pub async fn exchange_mobile_code(state: AppState, req: ApiRequest) -> HandlerRe
         (status = 403, description = "Cookie request without the web app's Origin", body = ErrorBody),
     )
 )]
-pub async fn logout(state: AppState, req: ApiRequest) -> HandlerResult {
-    let principal = req.principal()?;
-    let mut conn = state.db.conn().await?;
-    let tx = conn.transaction().await?;
-    users::revoke_session(&*tx, principal.session_id, "logout").await?;
-    let entry = drop_shared::store::audit::AuditEntry {
-        actor: principal.actor(),
+pub async fn logout(
+    Extract(state): Extract<State>,
+    meta: RequestMeta,
+    SignedIn(who): SignedIn,
+) -> Result<Response, ApiError> {
+    let entry = AuditEntry {
+        actor: who.actor(),
         action: "session.revoked",
-        target: Some(("session", principal.session_id)),
+        target: Some(("session", who.session_id)),
         details: serde_json::json!({"reason": "logout"}),
     };
-    drop_shared::store::audit::record(&*tx, &req.origin(), entry).await?;
-    tx.commit().await?;
-    let mut response = http::Response::new(lambda_http::Body::Empty);
-    *response.status_mut() = StatusCode::NO_CONTENT;
-    if let Ok(cookie) = http::HeaderValue::from_str(&cleared_cookie()) {
-        response
-            .headers_mut()
-            .insert(http::header::SET_COOKIE, cookie);
+    audited(&state.0.db, &meta.origin(), entry, async |tx| {
+        users::revoke_session(tx, who.session_id, "logout").await?;
+        Ok(())
+    })
+    .await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if let Ok(cookie) = HeaderValue::from_str(&cleared_cookie()) {
+        response.headers_mut().insert(SET_COOKIE, cookie);
     }
     Ok(response)
 }
@@ -343,19 +408,28 @@ pub async fn logout(state: AppState, req: ApiRequest) -> HandlerResult {
         (status = 401, description = "Not signed in", body = ErrorBody),
     )
 )]
-pub async fn me(_state: AppState, req: ApiRequest) -> HandlerResult {
-    ok_json(&Me::of(req.principal()?))
+pub async fn me(SignedIn(who): SignedIn) -> Json<Me> {
+    Json(Me::of(&who))
 }
 
-pub async fn gone(_state: AppState, _req: ApiRequest) -> HandlerResult {
-    Err(ApiError::msg(
+fn gone() -> ApiError {
+    ApiError::msg(
         ErrorCode::Gone,
         "Drop signs you in with BankID: GET /v1/auth/bankid/start.",
-    ))
+    )
 }
 
-#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", responses((status = 410, description = "Sign in with BankID instead", body = ErrorBody)))]
-pub async fn gone_login() {}
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", responses((status = 410, description = "Sign in with BankID instead", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)))]
+pub async fn gone_login() -> ApiError {
+    gone()
+}
 
-#[utoipa::path(post, path = "/v1/auth/register", tag = "auth", responses((status = 410, description = "Sign in with BankID instead", body = ErrorBody)))]
-pub async fn gone_register() {}
+#[utoipa::path(post, path = "/v1/auth/register", tag = "auth", responses((status = 410, description = "Sign in with BankID instead", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)))]
+pub async fn gone_register() -> ApiError {
+    gone()
+}
+
+/// What the Lambda serves: the routes behind the edge's layers.
+pub fn app(base: &Base) -> Router {
+    edge::app(router(base))
+}

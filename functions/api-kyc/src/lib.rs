@@ -2,28 +2,64 @@
 //! here (an SDK token for Sumsub's web or mobile SDK) and reads its status; the decision
 //! arrives through `webhook-sumsub`.
 
-use drop_shared::store::audit::{self, AuditEntry};
-use drop_shared::error::ErrorBody;
-use drop_shared::edge::{ok_json, ApiRequest, HandlerResult, RouteSpec, Router};
+use axum::extract::State as Extract;
+use axum::Router;
+use drop_shared::aws::secrets::SecretStore;
+use drop_shared::config::SumsubConfig;
 use drop_shared::domain::kyc::KycStatus;
-use drop_shared::providers::sumsub::{ApplicantInfo, SDK_TOKEN_TTL_SECS};
-use drop_shared::{ApiError, AppState, ErrorCode};
-use http::Method;
+use drop_shared::edge::{self, Authenticator, Base, Json, RequestMeta, SignedIn};
+use drop_shared::error::ErrorBody;
+use drop_shared::providers::sumsub::{ApplicantInfo, SumsubClient, SDK_TOKEN_TTL_SECS};
+use drop_shared::store::{kyc, Db};
+use drop_shared::{ApiError, ErrorCode};
 use serde::Serialize;
-use tokio_postgres::types::Type;
-use utoipa::{OpenApi, ToSchema};
+use std::sync::Arc;
+use tokio::sync::OnceCell;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub const FUNCTION: &str = "api-kyc";
-
-pub fn router() -> Router {
-    Router::new(FUNCTION)
-        .route(RouteSpec::signed_in(Method::POST, "/v1/kyc/start"), start)
-        .route(RouteSpec::signed_in(Method::GET, "/v1/kyc/status"), status)
+/// What api-kyc uses: the database, the session check, and Sumsub (built on first use).
+#[derive(Clone)]
+pub struct State {
+    db: Db,
+    auth: Authenticator,
+    secrets: SecretStore,
+    sumsub_config: Arc<SumsubConfig>,
+    sumsub: Arc<OnceCell<SumsubClient>>,
 }
 
-#[derive(OpenApi)]
-#[openapi(paths(start, status))]
-pub struct ApiDoc;
+impl State {
+    async fn sumsub(&self) -> Result<&SumsubClient, ApiError> {
+        self.sumsub
+            .get_or_try_init(|| SumsubClient::from_secrets(&self.sumsub_config, &self.secrets))
+            .await
+    }
+}
+
+impl axum::extract::FromRef<State> for Authenticator {
+    fn from_ref(state: &State) -> Self {
+        state.auth.clone()
+    }
+}
+
+/// The routes and their OpenAPI entries; both need a signed-in user.
+pub fn routes() -> OpenApiRouter<State> {
+    OpenApiRouter::new()
+        .routes(routes!(start))
+        .routes(routes!(status))
+}
+
+pub fn router(base: &Base) -> Router {
+    let (router, _) = routes().split_for_parts();
+    router.with_state(State {
+        db: base.db.clone(),
+        auth: base.authenticator(),
+        secrets: base.secrets.clone(),
+        sumsub_config: Arc::new(base.config.sumsub.clone()),
+        sumsub: Arc::default(),
+    })
+}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct KycStart {
@@ -42,18 +78,13 @@ pub struct KycStart {
         (status = 503, description = "Sumsub unavailable; nothing was left half-done", body = ErrorBody),
     )
 )]
-pub async fn start(state: AppState, req: ApiRequest) -> HandlerResult {
-    let who = req.principal()?;
+pub async fn start(
+    Extract(state): Extract<State>,
+    meta: RequestMeta,
+    SignedIn(who): SignedIn,
+) -> Result<Json<KycStart>, ApiError> {
     let sumsub = state.sumsub().await?;
-    let conn = state.db.conn().await?;
-    let rows = conn
-        .query_typed(
-            "SELECT sumsub_applicant_id FROM users WHERE id = $1",
-            &[(&who.user_id, Type::UUID)],
-        )
-        .await?;
-    let existing: Option<String> = rows.first().map(|r| r.try_get(0)).transpose()?.flatten();
-    drop(conn);
+    let existing = kyc::applicant_id(&**state.db.conn().await?, who.user_id).await?;
     if existing.is_none() {
         // Sumsub answers a repeated create for the same external id with the same applicant,
         // so a start that failed after creating it completes the same one next time.
@@ -65,32 +96,21 @@ pub async fn start(state: AppState, req: ApiRequest) -> HandlerResult {
         let applicant = sumsub
             .create_applicant(&who.user_id.to_string(), &info)
             .await?;
-        let mut conn = state.db.conn().await?;
-        let tx = conn.transaction().await?;
-        let stored = tx
-            .query_typed(
-                "UPDATE users SET sumsub_applicant_id = $2 WHERE id = $1 AND sumsub_applicant_id IS NULL RETURNING id",
-                &[(&who.user_id, Type::UUID), (&applicant, Type::TEXT)],
-            )
-            .await?;
-        // A concurrent start may have stored it first: then it has written the audit row.
-        if !stored.is_empty() {
-            let entry = AuditEntry {
-                actor: who.actor(),
-                action: "kyc.applicant_created",
-                target: Some(("user", who.user_id)),
-                details: serde_json::json!({"provider": "sumsub"}),
-            };
-            audit::record(&*tx, &req.origin(), entry).await?;
-        }
-        tx.commit().await?;
+        kyc::record_applicant(
+            &state.db,
+            who.user_id,
+            &applicant,
+            who.actor(),
+            &meta.origin(),
+        )
+        .await?;
     }
     let token = sumsub.sdk_access_token(&who.user_id.to_string()).await?;
-    ok_json(&KycStart {
+    Ok(Json(KycStart {
         token: token.token.expose().clone(),
         level: sumsub.level_name().to_owned(),
         expires_in_seconds: SDK_TOKEN_TTL_SECS,
-    })
+    }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -106,17 +126,22 @@ pub struct KycStatusView {
     get, path = "/v1/kyc/status", tag = "kyc",
     responses((status = 200, body = KycStatusView), (status = 401, description = "Not signed in", body = ErrorBody))
 )]
-pub async fn status(_state: AppState, req: ApiRequest) -> HandlerResult {
-    let profile = &req.principal()?.profile;
+pub async fn status(SignedIn(who): SignedIn) -> Result<Json<KycStatusView>, ApiError> {
+    let profile = &who.profile;
     let status = KycStatus::parse(&profile.kyc_status)
         .ok_or_else(|| ApiError::msg(ErrorCode::Internal, "unknown KYC status"))?;
     let reason = match status {
         KycStatus::ResubmissionRequested | KycStatus::Rejected => profile.kyc_reason.clone(),
         _ => None,
     };
-    ok_json(&KycStatusView {
+    Ok(Json(KycStatusView {
         status,
         reason,
         can_send_money: status == KycStatus::Approved,
-    })
+    }))
+}
+
+/// What the Lambda serves: the routes behind the edge's layers.
+pub fn app(base: &Base) -> Router {
+    edge::app(router(base))
 }

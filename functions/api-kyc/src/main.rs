@@ -1,13 +1,8 @@
-use drop_shared::{edge::state::LAMBDA_POOL_SIZE, telemetry, AppState};
-use lambda_http::{service_fn, Error, Request};
+use drop_shared::edge::Base;
+use drop_shared::telemetry;
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
+async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init();
-    let state = AppState::from_env(LAMBDA_POOL_SIZE)?;
-    let router = api_kyc::router();
-    lambda_http::run(service_fn(|req: Request| async {
-        Ok::<_, Error>(router.handle(&state, req).await)
-    }))
-    .await
+    lambda_http::run(api_kyc::app(&Base::from_env()?)).await
 }

@@ -1,101 +1,79 @@
 //! `api-me`: the signed-in user's own profile, settings, notifications and spending limits.
 //! Every query is scoped to the caller's id; every change writes an audit row.
 
-use drop_shared::store::audit::{self, AuditEntry};
-use drop_shared::edge::auth::{Me, Principal};
-use drop_shared::error::{ErrorBody, ErrorDetail};
-use drop_shared::edge::{ok_json, ApiRequest, HandlerResult, RouteSpec, Router};
+use axum::extract::{Path, State as Extract};
+use axum::http::StatusCode;
+use axum::Router;
 use drop_shared::domain::ids::NorwegianMobile;
 use drop_shared::domain::limits::SpendingLimits;
 use drop_shared::domain::money::{Currency, Money, MoneyJson};
-use drop_shared::{ApiError, AppState, ErrorCode};
-use http::{Method, StatusCode};
-use rust_decimal::Decimal;
+use drop_shared::domain::page::Cursor;
+use drop_shared::edge::{
+    self, Authenticator, Base, Json, Me, Principal, Query, RequestMeta, SignedIn,
+};
+use drop_shared::error::{ErrorBody, ErrorDetail};
+use drop_shared::store::audit::{audited, AuditEntry};
+use drop_shared::store::profile::{self, Notification, Settings};
+use drop_shared::store::Db;
+use drop_shared::{ApiError, ErrorCode};
 use serde::{Deserialize, Deserializer, Serialize};
-use time::OffsetDateTime;
-use tokio_postgres::types::Type;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
-pub const FUNCTION: &str = "api-me";
-
-pub fn router() -> Router {
-    Router::new(FUNCTION)
-        .route(RouteSpec::signed_in(Method::GET, "/v1/me"), get_me)
-        .route(RouteSpec::signed_in(Method::PATCH, "/v1/me"), patch_me)
-        .route(
-            RouteSpec::signed_in(Method::GET, "/v1/me/settings"),
-            get_settings,
-        )
-        .route(
-            RouteSpec::signed_in(Method::PUT, "/v1/me/settings"),
-            put_settings,
-        )
-        .route(
-            RouteSpec::signed_in(Method::GET, "/v1/me/notifications"),
-            list_notifications,
-        )
-        .route(
-            RouteSpec::signed_in(Method::POST, "/v1/me/notifications/{id}/read"),
-            mark_read,
-        )
-        .route(
-            RouteSpec::signed_in(Method::GET, "/v1/me/limits"),
-            get_limits,
-        )
-        .route(
-            RouteSpec::signed_in(Method::PUT, "/v1/me/limits"),
-            put_limits,
-        )
+/// What api-me uses: the database and the session check.
+#[derive(Clone)]
+pub struct State {
+    db: Db,
+    auth: Authenticator,
 }
 
-#[derive(OpenApi)]
-#[openapi(paths(
-    get_me,
-    patch_me,
-    get_settings,
-    put_settings,
-    list_notifications,
-    mark_read,
-    get_limits,
-    put_limits
-))]
-pub struct ApiDoc;
+impl axum::extract::FromRef<State> for Authenticator {
+    fn from_ref(state: &State) -> Self {
+        state.auth.clone()
+    }
+}
+
+/// The routes and their OpenAPI entries; every one needs a signed-in user.
+pub fn routes() -> OpenApiRouter<State> {
+    OpenApiRouter::new()
+        .routes(routes!(get_me, patch_me))
+        .routes(routes!(get_settings, put_settings))
+        .routes(routes!(list_notifications))
+        .routes(routes!(mark_read))
+        .routes(routes!(get_limits, put_limits))
+}
+
+pub fn router(base: &Base) -> Router {
+    let (router, _) = routes().split_for_parts();
+    router.with_state(State {
+        db: base.db.clone(),
+        auth: base.authenticator(),
+    })
+}
 
 fn invalid(field: &str, code: &str, message: &str) -> ApiError {
     ApiError::new(ErrorCode::ValidationFailed).with_detail(ErrorDetail::new(field, code, message))
 }
 
-async fn audited(
-    state: &AppState,
-    req: &ApiRequest,
+fn entry<'a>(
     who: &Principal,
-    action: &str,
-    target: (&str, Uuid),
+    action: &'a str,
+    target: (&'a str, Uuid),
     details: serde_json::Value,
-    change: impl AsyncFnOnce(&tokio_postgres::Transaction<'_>) -> Result<(), ApiError>,
-) -> Result<(), ApiError> {
-    let mut conn = state.db.conn().await?;
-    let tx = conn.transaction().await?;
-    change(&tx).await?;
-    audit::record(
-        &*tx,
-        &req.origin(),
-        AuditEntry {
-            actor: who.actor(),
-            action,
-            target: Some(target),
-            details,
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+) -> AuditEntry<'a> {
+    AuditEntry {
+        actor: who.actor(),
+        action,
+        target: Some(target),
+        details,
+    }
 }
 
 #[utoipa::path(get, path = "/v1/me", tag = "me", responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
-pub async fn get_me(_state: AppState, req: ApiRequest) -> HandlerResult {
-    ok_json(&Me::of(req.principal()?))
+pub async fn get_me(SignedIn(who): SignedIn) -> Json<Me> {
+    Json(Me::of(&who))
 }
 
 /// `absent` leaves a field as it is; `null` clears it (where it may be cleared).
@@ -141,9 +119,12 @@ fn parse_email(s: &str) -> Result<String, ApiError> {
     patch, path = "/v1/me", tag = "me", request_body = ProfileChange,
     responses((status = 200, body = Me), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody))
 )]
-pub async fn patch_me(state: AppState, req: ApiRequest) -> HandlerResult {
-    let who = req.principal()?;
-    let change: ProfileChange = req.json()?;
+pub async fn patch_me(
+    Extract(state): Extract<State>,
+    meta: RequestMeta,
+    SignedIn(who): SignedIn,
+    Json(change): Json<ProfileChange>,
+) -> Result<Json<Me>, ApiError> {
     let phone =
         match &change.phone_number {
             None => None,
@@ -163,7 +144,7 @@ pub async fn patch_me(state: AppState, req: ApiRequest) -> HandlerResult {
         Some(None) => Some(None),
         Some(Some(text)) => Some(Some(parse_email(text)?)),
     };
-    let mut me = Me::of(who);
+    let mut me = Me::of(&who);
     let mut fields = Vec::new();
     if let Some(phone) = &phone {
         me.profile.phone_number = Some(phone.as_str().to_owned());
@@ -174,77 +155,42 @@ pub async fn patch_me(state: AppState, req: ApiRequest) -> HandlerResult {
         fields.push("email");
     }
     if fields.is_empty() {
-        return ok_json(&me);
+        return Ok(Json(me));
     }
-    let (phone_value, email_value) = (me.profile.phone_number.clone(), me.profile.email.clone());
-    let (set_phone, set_email) = (phone.is_some(), email.is_some());
+    let details = serde_json::json!({ "fields": fields });
     audited(
-        &state,
-        &req,
-        who,
-        "user.profile_updated",
-        ("user", who.user_id),
-        serde_json::json!({ "fields": fields }),
+        &state.db,
+        &meta.origin(),
+        entry(&who, "user.profile_updated", ("user", who.user_id), details),
         async |tx| {
-            // Only the fields sent are written: two changes at once never undo each other.
-            tx.query_typed(
-                "UPDATE users SET phone_e164 = CASE WHEN $4 THEN $2 ELSE phone_e164 END,
-                              email = CASE WHEN $5 THEN $3 ELSE email END
-             WHERE id = $1",
-                &[
-                    (&who.user_id, Type::UUID),
-                    (&phone_value, Type::TEXT),
-                    (&email_value, Type::TEXT),
-                    (&set_phone, Type::BOOL),
-                    (&set_email, Type::BOOL),
-                ],
-            )
-            .await?;
-            Ok(())
+            let email = email.as_ref().map(Option::as_deref);
+            let phone = phone.as_ref().map(NorwegianMobile::as_str);
+            Ok(profile::update_contact(tx, who.user_id, phone, email).await?)
         },
     )
     .await?;
-    ok_json(&me)
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Settings {
-    /// `nb` or `en`.
-    pub language: String,
-    pub push_notifications: bool,
-    pub email_notifications: bool,
+    Ok(Json(me))
 }
 
 #[utoipa::path(get, path = "/v1/me/settings", tag = "me", responses((status = 200, body = Settings), (status = 401, body = ErrorBody)))]
-pub async fn get_settings(state: AppState, req: ApiRequest) -> HandlerResult {
-    let who = req.principal()?;
+pub async fn get_settings(
+    Extract(state): Extract<State>,
+    SignedIn(who): SignedIn,
+) -> Result<Json<Settings>, ApiError> {
     let conn = state.db.conn().await?;
-    let rows = conn
-        .query_typed("SELECT language, push_notifications, email_notifications FROM settings WHERE user_id = $1", &[(&who.user_id, Type::UUID)])
-        .await?;
-    let settings = match rows.first() {
-        Some(row) => Settings {
-            language: row.try_get(0)?,
-            push_notifications: row.try_get(1)?,
-            email_notifications: row.try_get(2)?,
-        },
-        None => Settings {
-            language: "nb".into(),
-            push_notifications: true,
-            email_notifications: true,
-        },
-    };
-    ok_json(&settings)
+    Ok(Json(profile::settings(&**conn, who.user_id).await?))
 }
 
 #[utoipa::path(
     put, path = "/v1/me/settings", tag = "me", request_body = Settings,
     responses((status = 200, body = Settings), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody))
 )]
-pub async fn put_settings(state: AppState, req: ApiRequest) -> HandlerResult {
-    let who = req.principal()?;
-    let settings: Settings = req.json()?;
+pub async fn put_settings(
+    Extract(state): Extract<State>,
+    meta: RequestMeta,
+    SignedIn(who): SignedIn,
+    Json(settings): Json<Settings>,
+) -> Result<Json<Settings>, ApiError> {
     if !matches!(settings.language.as_str(), "nb" | "en") {
         return Err(invalid(
             "language",
@@ -252,37 +198,19 @@ pub async fn put_settings(state: AppState, req: ApiRequest) -> HandlerResult {
             "Use `nb` or `en`.",
         ));
     }
-    audited(&state, &req, who, "settings.updated", ("user", who.user_id), serde_json::json!({}), async |tx| {
-        tx.query_typed(
-            "INSERT INTO settings (user_id, language, push_notifications, email_notifications) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (user_id) DO UPDATE SET language = EXCLUDED.language,
-                 push_notifications = EXCLUDED.push_notifications, email_notifications = EXCLUDED.email_notifications",
-            &[
-                (&who.user_id, Type::UUID),
-                (&settings.language, Type::TEXT),
-                (&settings.push_notifications, Type::BOOL),
-                (&settings.email_notifications, Type::BOOL),
-            ],
-        )
-        .await?;
-        Ok(())
-    })
+    audited(
+        &state.db,
+        &meta.origin(),
+        entry(
+            &who,
+            "settings.updated",
+            ("user", who.user_id),
+            serde_json::json!({}),
+        ),
+        async |tx| Ok(profile::put_settings(tx, who.user_id, &settings).await?),
+    )
     .await?;
-    ok_json(&settings)
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Notification {
-    pub id: Uuid,
-    pub kind: String,
-    pub title: String,
-    pub body: String,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub read_at: Option<OffsetDateTime>,
+    Ok(Json(settings))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -292,28 +220,14 @@ pub struct NotificationPage {
     pub next_cursor: Option<String>,
 }
 
-/// A page position: the (created_at, id) of the last item shown, newest first.
-fn encode_cursor(created_at: OffsetDateTime, id: Uuid) -> String {
-    format!(
-        "{}_{}",
-        created_at.unix_timestamp_nanos() / 1000,
-        id.simple()
-    )
-}
-
-fn decode_cursor(cursor: &str) -> Result<(OffsetDateTime, Uuid), ApiError> {
-    let bad = || {
-        invalid(
-            "cursor",
-            "invalid_cursor",
-            "Use the next_cursor of the previous page.",
-        )
-    };
-    let (micros, id) = cursor.split_once('_').ok_or_else(bad)?;
-    let micros: i128 = micros.parse().map_err(|_| bad())?;
-    let at = OffsetDateTime::from_unix_timestamp_nanos(micros.checked_mul(1000).ok_or_else(bad)?)
-        .map_err(|_| bad())?;
-    Ok((at, id.parse().map_err(|_| bad())?))
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// 1–100, default 20.
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
 }
 
 #[utoipa::path(
@@ -321,9 +235,12 @@ fn decode_cursor(cursor: &str) -> Result<(OffsetDateTime, Uuid), ApiError> {
     params(("limit" = Option<u32>, Query, description = "1–100, default 20"), ("cursor" = Option<String>, Query)),
     responses((status = 200, body = NotificationPage), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody))
 )]
-pub async fn list_notifications(state: AppState, req: ApiRequest) -> HandlerResult {
-    let who = req.principal()?;
-    let limit: i64 = match req.query_param("limit") {
+pub async fn list_notifications(
+    Extract(state): Extract<State>,
+    SignedIn(who): SignedIn,
+    Query(page): Query<PageQuery>,
+) -> Result<Json<NotificationPage>, ApiError> {
+    let limit: i64 = match page.limit.as_deref() {
         None => 20,
         Some(s) => s
             .parse()
@@ -331,48 +248,37 @@ pub async fn list_notifications(state: AppState, req: ApiRequest) -> HandlerResu
             .filter(|n| (1..=100).contains(n))
             .ok_or_else(|| invalid("limit", "out_of_range", "Use 1 to 100."))?,
     };
-    let after = req.query_param("cursor").map(decode_cursor).transpose()?;
-    let (at, id) = after.map_or((None, None), |(a, i)| (Some(a), Some(i)));
+    let after = page
+        .cursor
+        .as_deref()
+        .map(Cursor::decode)
+        .transpose()
+        .map_err(|_| {
+            invalid(
+                "cursor",
+                "invalid_cursor",
+                "Use the next_cursor of the previous page.",
+            )
+        })?;
     let conn = state.db.conn().await?;
-    let rows = conn
-        .query_typed(
-            "SELECT id, kind, title, body, created_at, read_at FROM notifications
-             WHERE user_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
-             ORDER BY created_at DESC, id DESC LIMIT $4",
-            &[
-                (&who.user_id, Type::UUID),
-                (&at, Type::TIMESTAMPTZ),
-                (&id, Type::UUID),
-                (&(limit + 1), Type::INT8),
-            ],
-        )
-        .await?;
-    let mut notifications = rows
-        .iter()
-        .map(|r| {
-            Ok(Notification {
-                id: r.try_get(0)?,
-                kind: r.try_get(1)?,
-                title: r.try_get(2)?,
-                body: r.try_get(3)?,
-                created_at: r.try_get(4)?,
-                read_at: r.try_get(5)?,
-            })
-        })
-        .collect::<Result<Vec<_>, tokio_postgres::Error>>()?;
+    let mut notifications = profile::notifications(&**conn, who.user_id, after, limit + 1).await?;
     let more = notifications.len() as i64 > limit;
     notifications.truncate(usize::try_from(limit).unwrap_or(20));
     let next_cursor = if more {
-        notifications
-            .last()
-            .map(|n| encode_cursor(n.created_at, n.id))
+        notifications.last().map(|n| {
+            Cursor {
+                created_at: n.created_at,
+                id: n.id,
+            }
+            .encode()
+        })
     } else {
         None
     };
-    ok_json(&NotificationPage {
+    Ok(Json(NotificationPage {
         notifications,
         next_cursor,
-    })
+    }))
 }
 
 #[utoipa::path(
@@ -380,28 +286,29 @@ pub async fn list_notifications(state: AppState, req: ApiRequest) -> HandlerResu
     params(("id" = Uuid, Path)),
     responses((status = 204, description = "Read (again, harmlessly)"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
-pub async fn mark_read(state: AppState, req: ApiRequest) -> HandlerResult {
-    let who = req.principal()?;
-    let id: Uuid = req
-        .path_param("id")
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| ApiError::new(ErrorCode::NotFound))?;
-    audited(&state, &req, who, "notification.read", ("notification", id), serde_json::json!({}), async |tx| {
-        let rows = tx
-            .query_typed(
-                "UPDATE notifications SET read_at = coalesce(read_at, now()) WHERE id = $1 AND user_id = $2 RETURNING id",
-                &[(&id, Type::UUID), (&who.user_id, Type::UUID)],
-            )
-            .await?;
-        if rows.is_empty() {
-            return Err(ApiError::new(ErrorCode::NotFound));
-        }
-        Ok(())
-    })
+pub async fn mark_read(
+    Extract(state): Extract<State>,
+    meta: RequestMeta,
+    SignedIn(who): SignedIn,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id: Uuid = id.parse().map_err(|_| ApiError::new(ErrorCode::NotFound))?;
+    audited(
+        &state.db,
+        &meta.origin(),
+        entry(
+            &who,
+            "notification.read",
+            ("notification", id),
+            serde_json::json!({}),
+        ),
+        async |tx| match profile::mark_notification_read(tx, who.user_id, id).await? {
+            true => Ok(()),
+            false => Err(ApiError::new(ErrorCode::NotFound)),
+        },
+    )
     .await?;
-    let mut response = http::Response::new(lambda_http::Body::Empty);
-    *response.status_mut() = StatusCode::NO_CONTENT;
-    Ok(response)
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -426,26 +333,13 @@ impl LimitsView {
 }
 
 #[utoipa::path(get, path = "/v1/me/limits", tag = "me", responses((status = 200, body = LimitsView), (status = 401, body = ErrorBody)))]
-pub async fn get_limits(state: AppState, req: ApiRequest) -> HandlerResult {
-    let who = req.principal()?;
+pub async fn get_limits(
+    Extract(state): Extract<State>,
+    SignedIn(who): SignedIn,
+) -> Result<Json<LimitsView>, ApiError> {
     let conn = state.db.conn().await?;
-    let rows = conn
-        .query_typed(
-            "SELECT daily_limit, monthly_limit FROM spending_limits WHERE user_id = $1",
-            &[(&who.user_id, Type::UUID)],
-        )
-        .await?;
-    let limits = match rows.first() {
-        Some(row) => {
-            let nok = |d: Decimal| Money::round_down(d, Currency::NOK).map_err(ApiError::from);
-            SpendingLimits {
-                daily: nok(row.try_get(0)?)?,
-                monthly: nok(row.try_get(1)?)?,
-            }
-        }
-        None => SpendingLimits::product_default(),
-    };
-    ok_json(&LimitsView::of(limits))
+    let limits = profile::spending_limits(&**conn, who.user_id).await?;
+    Ok(Json(LimitsView::of(limits)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -484,23 +378,33 @@ fn nok_field(value: &serde_json::Value, field: &str) -> Result<Money, ApiError> 
     put, path = "/v1/me/limits", tag = "me", request_body = LimitsChange,
     responses((status = 200, body = LimitsView), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody))
 )]
-pub async fn put_limits(state: AppState, req: ApiRequest) -> HandlerResult {
-    let who = req.principal()?;
-    let change: LimitsChange = req.json()?;
+pub async fn put_limits(
+    Extract(state): Extract<State>,
+    meta: RequestMeta,
+    SignedIn(who): SignedIn,
+    Json(change): Json<LimitsChange>,
+) -> Result<Json<LimitsView>, ApiError> {
     let limits = SpendingLimits::new(
         nok_field(&change.daily, "daily")?,
         nok_field(&change.monthly, "monthly")?,
     )?;
     let details = serde_json::json!({ "daily": limits.daily.to_amount_string(), "monthly": limits.monthly.to_amount_string() });
-    audited(&state, &req, who, "spending_limits.updated", ("user", who.user_id), details, async |tx| {
-        tx.query_typed(
-            "INSERT INTO spending_limits (user_id, daily_limit, monthly_limit) VALUES ($1, $2, $3)
-             ON CONFLICT (user_id) DO UPDATE SET daily_limit = EXCLUDED.daily_limit, monthly_limit = EXCLUDED.monthly_limit",
-            &[(&who.user_id, Type::UUID), (&limits.daily.amount(), Type::NUMERIC), (&limits.monthly.amount(), Type::NUMERIC)],
-        )
-        .await?;
-        Ok(())
-    })
+    audited(
+        &state.db,
+        &meta.origin(),
+        entry(
+            &who,
+            "spending_limits.updated",
+            ("user", who.user_id),
+            details,
+        ),
+        async |tx| Ok(profile::put_spending_limits(tx, who.user_id, &limits).await?),
+    )
     .await?;
-    ok_json(&LimitsView::of(limits))
+    Ok(Json(LimitsView::of(limits)))
+}
+
+/// What the Lambda serves: the routes behind the edge's layers.
+pub fn app(base: &Base) -> Router {
+    edge::app(router(base))
 }

@@ -2,13 +2,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test file: failing loudly is the point
 
+use axum::http::{Method, StatusCode};
 use drop_shared::domain::session::SessionKind;
 use drop_testkit::{TestApp, TestRequest, TestResponse};
-use http::{Method, StatusCode};
 use serde_json::{json, Value};
 
 async fn call(app: &TestApp, req: TestRequest) -> TestResponse {
-    app.call(&api_me::router(), req).await
+    app.call(api_me::app, req).await
 }
 
 fn bearer(req: TestRequest, token: &str) -> TestRequest {
@@ -418,7 +418,7 @@ async fn a_web_session_needs_the_cookie_and_the_web_apps_origin_to_change_anythi
     let app = TestApp::new().await;
     let (_, token) = app.signed_in_user(SessionKind::Web).await;
     let cookie = format!("drop_token={token}");
-    let origin = app.state.config.web_origin().to_owned();
+    let origin = app.base.config.web_origin().to_owned();
     let change = || {
         TestRequest::new(Method::PUT, "/v1/me/settings")
             .header("content-type", "application/json")

@@ -1,47 +1,73 @@
 //! `api-rates`: the public price list. Exchange rates, the corridors Drop sends money
 //! through, and quotes a later payment honours until they expire.
 
+use axum::extract::State as Extract;
+use axum::http::StatusCode;
+use axum::middleware::from_fn_with_state;
+use axum::{Extension, Router};
+use drop_shared::aws::rate_limit::RatePolicy;
 use drop_shared::domain::corridor::{self, Corridor, Rail};
 use drop_shared::domain::country::CountryCode;
-use drop_shared::error::{ErrorBody, ErrorDetail};
-use drop_shared::edge::{json_response, ok_json, ApiRequest, HandlerResult, RouteSpec, Router};
 use drop_shared::domain::money::{Currency, Money, MoneyJson};
-use drop_shared::domain::quote::{ExchangeRate, QuoteTerms, SEND_CURRENCY};
-use drop_shared::aws::rate_limit::RatePolicy;
-use drop_shared::store::rates;
-use drop_shared::{ApiError, AppState, ErrorCode};
-use http::{Method, StatusCode};
+use drop_shared::domain::quote::{ExchangeRate, PricingPolicy, QuoteTerms, SEND_CURRENCY};
+use drop_shared::edge::{self, Base, Json, Query};
+use drop_shared::error::{ErrorBody, ErrorDetail};
+use drop_shared::store::rates::{self, RateBoard};
+use drop_shared::store::Db;
+use drop_shared::{ApiError, ErrorCode};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use time::OffsetDateTime;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
-pub const FUNCTION: &str = "api-rates";
+/// How long an instance serves the public rate list before reading it again.
+pub const RATE_BOARD_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
-pub fn router() -> Router {
-    let limit = RatePolicy::EXCHANGE_RATES;
-    Router::new(FUNCTION)
-        .route(
-            RouteSpec::public(Method::GET, "/v1/exchange-rates").limited(limit),
-            list_exchange_rates,
-        )
-        .route(
-            RouteSpec::public(Method::GET, "/v1/corridors").limited(limit),
-            list_corridors,
-        )
-        .route(
-            RouteSpec::public(Method::POST, "/v1/quotes").limited(RatePolicy::QUOTES),
-            create_quote,
-        )
+/// What api-rates uses: the database, the instance's rate list and the pricing policy.
+#[derive(Clone)]
+pub struct State(Arc<Parts>);
+
+pub struct Parts {
+    db: Db,
+    rate_board: RateBoard,
+    pricing: PricingPolicy,
 }
 
-#[derive(OpenApi)]
-#[openapi(
-    paths(list_exchange_rates, list_corridors, create_quote),
-    components(schemas(ErrorBody, ErrorDetail, MoneyJson, Currency))
-)]
-pub struct ApiDoc;
+impl State {
+    pub fn new(base: &Base) -> Self {
+        Self(Arc::new(Parts {
+            db: base.db.clone(),
+            rate_board: RateBoard::new(RATE_BOARD_TTL),
+            pricing: PricingPolicy {
+                quote_ttl: base.config.quote_ttl,
+                ..PricingPolicy::default()
+            },
+        }))
+    }
+}
+
+/// The routes and their OpenAPI entries; public, rate-limited per client IP.
+pub fn routes() -> OpenApiRouter<State> {
+    let reads = OpenApiRouter::new()
+        .routes(routes!(list_exchange_rates))
+        .routes(routes!(list_corridors))
+        .route_layer(from_fn_with_state(RatePolicy::EXCHANGE_RATES, edge::limit));
+    let quotes = OpenApiRouter::new()
+        .routes(routes!(create_quote))
+        .route_layer(from_fn_with_state(RatePolicy::QUOTES, edge::limit));
+    reads.merge(quotes)
+}
+
+pub fn router(base: &Base) -> Router {
+    let (router, _) = routes().split_for_parts();
+    router
+        .with_state(State::new(base))
+        .layer(Extension(base.rate_limiter()))
+}
 
 /// One NOK exchange rate as the customer sees it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -81,33 +107,43 @@ pub struct RatesView {
     pub rates: Vec<RateView>,
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RatesQuery {
+    /// Only this payout currency, e.g. EUR.
+    pub currency: Option<String>,
+}
+
 #[utoipa::path(
     get, path = "/v1/exchange-rates", tag = "rates",
-    params(("currency" = Option<String>, Query, description = "Only this payout currency, e.g. EUR")),
+    params(RatesQuery),
     responses(
         (status = 200, description = "Current rates from NOK", body = RatesView),
         (status = 422, description = "Unsupported currency", body = ErrorBody),
         (status = 429, description = "Rate limited", body = ErrorBody),
     )
 )]
-pub async fn list_exchange_rates(state: AppState, req: ApiRequest) -> HandlerResult {
-    let only: Option<Currency> = match req.query_param("currency") {
+pub async fn list_exchange_rates(
+    Extract(state): Extract<State>,
+    Query(query): Query<RatesQuery>,
+) -> Result<Json<RatesView>, ApiError> {
+    let only: Option<Currency> = match query.currency.as_deref() {
         Some(code) => Some(
             code.parse()
                 .map_err(|_| ApiError::new(ErrorCode::UnsupportedCurrency))?,
         ),
         None => None,
     };
-    let rates = state.rate_board.current(&state.db).await?;
+    let rates = state.0.rate_board.current(&state.0.db).await?;
     let rates = rates
         .iter()
         .filter(|r| only.is_none_or(|c| r.currency == c))
         .map(RateView::from)
         .collect();
-    ok_json(&RatesView {
+    Ok(Json(RatesView {
         base: SEND_CURRENCY,
         rates,
-    })
+    }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -134,7 +170,8 @@ pub struct CorridorsView {
         (status = 429, description = "Rate limited", body = ErrorBody),
     )
 )]
-pub async fn list_corridors(state: AppState, _req: ApiRequest) -> HandlerResult {
+pub async fn list_corridors(Extract(state): Extract<State>) -> Json<CorridorsView> {
+    let pricing = &state.0.pricing;
     let limit = |amount| MoneyJson {
         amount: Money::round_down(amount, SEND_CURRENCY)
             .map(|m| m.to_amount_string())
@@ -148,11 +185,11 @@ pub async fn list_corridors(state: AppState, _req: ApiRequest) -> HandlerResult 
             currency: c.currency,
             rail: c.rail(),
             iban_required: c.iban_required,
-            min_send: limit(state.pricing.min_send),
-            max_send: limit(state.pricing.max_send),
+            min_send: limit(pricing.min_send),
+            max_send: limit(pricing.max_send),
         })
         .collect();
-    ok_json(&CorridorsView { corridors })
+    Json(CorridorsView { corridors })
 }
 
 /// A request for a price. Amounts are decimal strings, never JSON numbers.
@@ -274,8 +311,11 @@ impl QuoteView {
         (status = 503, description = "No current exchange rate for the corridor", body = ErrorBody),
     )
 )]
-pub async fn create_quote(state: AppState, req: ApiRequest) -> HandlerResult {
-    let request: QuoteRequest = req.json()?;
+pub async fn create_quote(
+    Extract(state): Extract<State>,
+    Json(request): Json<QuoteRequest>,
+) -> Result<(StatusCode, Json<QuoteView>), ApiError> {
+    let state = &state.0;
     let (corridor, send) = request.parse()?;
     state.pricing.check_send_amount(send)?;
     let conn = state.db.conn().await?;
@@ -292,8 +332,10 @@ pub async fn create_quote(state: AppState, req: ApiRequest) -> HandlerResult {
         .pricing
         .price(send, corridor, &rate, OffsetDateTime::now_utc())?;
     let id = rates::insert_quote(&conn, &terms, None).await?;
-    Ok(json_response(
-        StatusCode::CREATED,
-        &QuoteView::new(id, &terms),
-    ))
+    Ok((StatusCode::CREATED, Json(QuoteView::new(id, &terms))))
+}
+
+/// What the Lambda serves: the routes behind the edge's layers.
+pub fn app(base: &Base) -> Router {
+    edge::app(router(base))
 }

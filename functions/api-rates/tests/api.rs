@@ -2,12 +2,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test file: failing loudly is the point
 
+use axum::http::{Method, StatusCode};
 use drop_testkit::{TestApp, TestRequest, TestResponse};
-use http::{Method, StatusCode};
 use serde_json::{json, Value};
 
 async fn call(app: &TestApp, req: TestRequest) -> TestResponse {
-    app.call(&api_rates::router(), req).await
+    app.call(api_rates::app, req).await
 }
 
 fn quote(body: Value) -> TestRequest {
@@ -476,7 +476,7 @@ async fn the_public_rate_list_is_cached_briefly_but_a_quote_prices_at_the_curren
     .await
     .json();
     assert_eq!(q["reference_rate"], "0.09");
-    tokio::time::sleep(drop_shared::edge::state::RATE_BOARD_TTL).await;
+    tokio::time::sleep(api_rates::RATE_BOARD_TTL).await;
     assert_eq!(
         eur(call(&app, TestRequest::get("/v1/exchange-rates"))
             .await

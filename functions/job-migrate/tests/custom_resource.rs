@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use drop_shared::aws::Aws;
 use drop_shared::config::Config;
-use drop_shared::AppState;
+use drop_shared::edge::Base;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -141,7 +141,7 @@ fn migrator_for(database_url: &str) -> Migrator {
         ("DROP_STAGE".to_owned(), "local".to_owned()),
     ]);
     let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
-    let state = AppState::new(config, Aws::default(), 1);
+    let state = Base::new(config, Aws::default(), 1);
     let sender = ResponseSender::allowing_plain_http()
         .unwrap()
         .with_first_backoff(Duration::from_millis(10));
@@ -503,7 +503,7 @@ async fn the_production_sender_only_speaks_https() {
     )]);
     let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
     let migrator = Migrator::new(
-        AppState::new(config, Aws::default(), 1).db.clone(),
+        Base::new(config, Aws::default(), 1).db.clone(),
         ResponseSender::new().unwrap(),
     );
 
@@ -586,7 +586,10 @@ async fn create_then_update_then_direct_against_a_real_database() {
     let (base, _) = admin_url.rsplit_once('/').unwrap();
     let database_url = format!("{base}/{name}");
     let migrator = migrator_for(&database_url);
-    let newest = drop_shared::store::migrate::embedded().last().unwrap().version();
+    let newest = drop_shared::store::migrate::embedded()
+        .last()
+        .unwrap()
+        .version();
 
     // Create applies everything.
     let mut s3 = FakeResponseUrl::start(&[200]).await;

@@ -2,31 +2,45 @@
 //! the raw bytes verifies; it is applied once (by a digest of its body), safely out of order,
 //! stored minimised, and answered fast (Sumsub gives up after 5 s).
 
-use drop_shared::store::audit::Origin;
-use drop_shared::error::ErrorBody;
-use drop_shared::edge::{ok_json, ApiRequest, HandlerResult, RouteSpec, Router};
+use axum::extract::State as Extract;
+use axum::http::HeaderMap;
+use axum::Router;
+use drop_shared::aws::secrets::SecretStore;
+use drop_shared::aws::webhook_ledger::{body_digest, WebhookLedger};
 use drop_shared::domain::kyc::KycEvent;
-use drop_shared::store::kyc;
+use drop_shared::edge::{self, Base, Json, RawBody, RequestMeta};
+use drop_shared::error::ErrorBody;
 use drop_shared::providers::sumsub::{verify_webhook, WebhookEvent};
-use drop_shared::aws::webhook_ledger::body_digest;
-use drop_shared::{ApiError, AppState, ErrorCode};
-use http::Method;
+use drop_shared::store::{kyc, Db};
+use drop_shared::{ApiError, ErrorCode};
 use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub const FUNCTION: &str = "webhook-sumsub";
 const PROVIDER: &str = "sumsub";
 
-pub fn router() -> Router {
-    Router::new(FUNCTION).route(
-        RouteSpec::public(Method::POST, "/v1/webhooks/sumsub"),
-        receive,
-    )
+/// What webhook-sumsub uses: the database, the webhook secret, and the delivery ledger.
+#[derive(Clone)]
+pub struct State {
+    db: Db,
+    secrets: SecretStore,
+    ledger: WebhookLedger,
 }
 
-#[derive(OpenApi)]
-#[openapi(paths(receive))]
-pub struct ApiDoc;
+/// The route and its OpenAPI entry; public, believed only when its digest verifies.
+pub fn routes() -> OpenApiRouter<State> {
+    OpenApiRouter::new().routes(routes!(receive))
+}
+
+pub fn router(base: &Base) -> Router {
+    let (router, _) = routes().split_for_parts();
+    router.with_state(State {
+        db: base.db.clone(),
+        secrets: base.secrets.clone(),
+        ledger: WebhookLedger::new(base.aws.clone(), base.config.webhook_table.clone()),
+    })
+}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Received {
@@ -47,7 +61,13 @@ pub struct Received {
         (status = 413, description = "Body too large", body = ErrorBody),
     )
 )]
-pub async fn receive(state: AppState, req: ApiRequest) -> HandlerResult {
+pub async fn receive(
+    Extract(state): Extract<State>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Result<Json<Received>, ApiError> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let secret = state
         .secrets
         .get("sumsub-webhook-secret")
@@ -59,32 +79,33 @@ pub async fn receive(state: AppState, req: ApiRequest) -> HandlerResult {
         })?;
     verify_webhook(
         &secret,
-        req.header("x-payload-digest-alg"),
-        req.header("x-payload-digest"),
-        &req.body,
+        header("x-payload-digest-alg"),
+        header("x-payload-digest"),
+        &body,
     )
     .map_err(|e| ApiError::new(ErrorCode::InvalidSignature).with_source(e))?;
-    let digest = body_digest(&req.body);
-    if state.webhooks.seen(PROVIDER, &digest).await {
-        return ok_json(&Received {
+    let digest = body_digest(&body);
+    if state.ledger.seen(PROVIDER, &digest).await {
+        return Ok(Json(Received {
             status: "duplicate",
-        });
+        }));
     }
-    let event = WebhookEvent::parse(&req.body)
+    let event = WebhookEvent::parse(&body)
         .map_err(|e| ApiError::msg(ErrorCode::InvalidJson, "Not a Sumsub event.").with_source(e))?;
     let event = KycEvent::from(&event);
 
     let mut conn = state.db.conn().await?;
     let tx = conn.transaction().await?;
-    let origin = Origin {
-        request_id: req.request_id.clone(),
-        ip: req.client_ip,
-    };
-    let outcome = kyc::apply_event(&*tx, &event, &digest, &origin).await?;
+    let outcome = kyc::apply_event(&*tx, &event, &digest, &meta.origin()).await?;
     tx.commit().await?;
-    state.webhooks.remember(PROVIDER, &digest).await;
+    state.ledger.remember(PROVIDER, &digest).await;
     tracing::info!(outcome = outcome.as_str(), event = %event.event_type, "sumsub webhook");
-    ok_json(&Received {
+    Ok(Json(Received {
         status: outcome.as_str(),
-    })
+    }))
+}
+
+/// What the Lambda serves: the routes behind the edge's layers.
+pub fn app(base: &Base) -> Router {
+    edge::app(router(base))
 }

@@ -2,11 +2,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test file: failing loudly is the point
 
-use drop_shared::secret::Secret;
+use axum::http::{Method, StatusCode};
 use drop_shared::domain::session::SessionKind;
 use drop_shared::providers::sumsub::{webhook_digest, DigestAlg};
+use drop_shared::secret::Secret;
 use drop_testkit::{TestApp, TestRequest, TestResponse};
-use http::{Method, StatusCode};
 use serde_json::{json, Value};
 
 const SECRET: &str = "webhook-secret-for-tests";
@@ -55,7 +55,7 @@ fn event(user: uuid::Uuid, kind: &str, at: &str) -> String {
 }
 
 async fn post(app: &TestApp, req: TestRequest) -> TestResponse {
-    app.call(&webhook_sumsub::router(), req).await
+    app.call(webhook_sumsub::app, req).await
 }
 
 async fn status(app: &TestApp, user: uuid::Uuid) -> (String, Option<String>) {

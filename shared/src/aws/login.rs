@@ -3,8 +3,8 @@
 //! taken with a conditional delete, so it works once, on whichever instance gets it.
 
 use crate::aws::Aws;
-use crate::secret::Secret;
 use crate::domain::session::{SessionClaims, SessionKind};
+use crate::secret::Secret;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use std::collections::HashMap;
 use time::OffsetDateTime;

@@ -40,6 +40,12 @@ impl RatePolicy {
         limit: 30,
         window_secs: 60,
     };
+    /// The public health check, per client IP.
+    pub const HEALTH: Self = Self {
+        name: "health",
+        limit: 60,
+        window_secs: 60,
+    };
     /// Public exchange-rate and corridor reads, per client IP.
     pub const EXCHANGE_RATES: Self = Self {
         name: "rates",

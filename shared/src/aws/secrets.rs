@@ -1,12 +1,11 @@
 //! Secrets: a type that cannot be printed, and a store that reads each secret from Secrets
 //! Manager once per instance, the first time it is needed.
 
-use std::collections::HashMap;
 use crate::secret::Secret;
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use tokio::sync::OnceCell;
-
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
@@ -93,6 +92,41 @@ impl SecretStore {
         out.secret_string
             .map(Secret::new)
             .ok_or(SecretError::NotAString { name: id })
+    }
+}
+
+/// A secret that cannot be read is the service being unavailable, not a client's mistake.
+impl From<SecretError> for crate::error::ApiError {
+    fn from(err: SecretError) -> Self {
+        crate::error::ApiError::new(crate::error::ErrorCode::ServiceUnavailable)
+            .with_retry_after(1)
+            .with_source(err)
+    }
+}
+
+impl SecretStore {
+    /// The keys that sign and check session tokens.
+    pub async fn session_keys(
+        &self,
+    ) -> Result<crate::domain::session::SessionKeys, crate::error::ApiError> {
+        let secret = self.get("jwt-signing-key").await?;
+        crate::domain::session::SessionKeys::new(&secret).map_err(crate::error::ApiError::internal)
+    }
+
+    /// The fødselsnummer vault, from its two keys.
+    pub async fn fnr_vault(&self) -> Result<crate::crypto::FnrVault, crate::error::ApiError> {
+        match self
+            .get_many(&["fnr-encryption-key", "fnr-hmac-key"])
+            .await?
+            .as_slice()
+        {
+            [encryption, hmac] => crate::crypto::FnrVault::new(encryption, hmac)
+                .map_err(crate::error::ApiError::internal),
+            _ => Err(crate::error::ApiError::msg(
+                crate::error::ErrorCode::Internal,
+                "fødselsnummer keys",
+            )),
+        }
     }
 }
 

@@ -94,7 +94,6 @@ pub fn transition(
     }
 }
 
-
 /// A verified provider event, minimised to what the decision and the record need.
 #[derive(Debug, Clone)]
 pub struct KycEvent {
@@ -112,7 +111,6 @@ pub struct KycEvent {
     /// Screening kinds hit (`pep`, `sanctions`, `adverse_media`).
     pub screening_hits: Vec<&'static str>,
 }
-
 
 /// What applying an event did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,7 +168,6 @@ pub fn notice(status: KycStatus, reason: Option<&str>) -> (&'static str, String)
         ),
     }
 }
-
 
 /// Parses Sumsub's `createdAtMs`: "2020-02-21 13:23:19.321" (UTC; the fraction optional), or
 /// milliseconds since the epoch.

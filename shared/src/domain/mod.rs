@@ -7,5 +7,6 @@ pub mod ids;
 pub mod kyc;
 pub mod limits;
 pub mod money;
+pub mod page;
 pub mod quote;
 pub mod session;

@@ -997,6 +997,36 @@ fn form_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+impl OidcClient {
+    /// The BankID client for `config`, with the client secret from Secrets Manager. A person
+    /// is waiting, and API Gateway gives up after 29 s: a sign-in makes up to four provider
+    /// calls, so each gets 3 s and one retry.
+    pub async fn from_secrets(
+        config: &crate::config::Config,
+        secrets: &crate::aws::secrets::SecretStore,
+    ) -> Result<Self, crate::ApiError> {
+        let bankid = config.bankid.as_ref().ok_or_else(|| {
+            crate::ApiError::msg(
+                crate::ErrorCode::ServiceUnavailable,
+                "BankID sign-in is not configured.",
+            )
+        })?;
+        let secret = secrets.get("bankid-client-secret").await?;
+        let interactive = RetryPolicy {
+            max_retries: 1,
+            timeout: Duration::from_secs(3),
+            ..RetryPolicy::default()
+        };
+        Ok(OidcClient::new(
+            bankid.issuer.clone(),
+            bankid.client_id.clone(),
+            secret,
+            config.bankid_redirect_uri(),
+        )
+        .with_retry_policy(interactive))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

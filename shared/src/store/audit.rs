@@ -27,7 +27,10 @@ impl Actor {
 /// The request a change came from.
 #[derive(Debug, Clone)]
 pub struct Origin {
+    /// The gateway's id for the request.
     pub request_id: String,
+    /// The id the client sent, kept beside the gateway's.
+    pub client_request_id: Option<String>,
     pub ip: Option<IpAddr>,
 }
 
@@ -53,8 +56,8 @@ pub async fn record(
         None => (None, None),
     };
     db.query_typed(
-        "INSERT INTO audit_log (actor_user_id, actor_kind, action, target_type, target_id, request_id, ip, details)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO audit_log (actor_user_id, actor_kind, action, target_type, target_id, request_id, client_request_id, ip, details)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         &[
             (&actor_id, Type::UUID),
             (&actor_kind, Type::TEXT),
@@ -62,10 +65,27 @@ pub async fn record(
             (&target_type, Type::TEXT),
             (&target_id, Type::UUID),
             (&origin.request_id, Type::TEXT),
+            (&origin.client_request_id, Type::TEXT),
             (&origin.ip, Type::INET),
             (&entry.details, Type::JSONB),
         ],
     )
     .await?;
     Ok(())
+}
+
+/// Makes a change and its audit row in one transaction: the one way a function records a
+/// change. `change` runs on the transaction; if it fails, nothing is written.
+pub async fn audited<T>(
+    db: &crate::store::Db,
+    origin: &Origin,
+    entry: AuditEntry<'_>,
+    change: impl AsyncFnOnce(&tokio_postgres::Transaction<'_>) -> Result<T, crate::ApiError>,
+) -> Result<T, crate::ApiError> {
+    let mut conn = db.conn().await?;
+    let tx = conn.transaction().await?;
+    let out = change(&tx).await?;
+    record(&*tx, origin, entry).await?;
+    tx.commit().await?;
+    Ok(out)
 }

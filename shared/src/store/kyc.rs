@@ -2,8 +2,8 @@
 //! provider event with its audit row, notification and screening results.
 
 use crate::domain::kyc::{notice, transition, KycEvent, KycOutcome, KycStatus, KycTransition};
-use time::OffsetDateTime;
 use crate::error::{ApiError, ErrorCode};
+use time::OffsetDateTime;
 use tokio_postgres::types::Type;
 use uuid::Uuid;
 
@@ -174,4 +174,48 @@ pub async fn apply_event(
     )
     .await?;
     Ok(outcome)
+}
+
+/// The user's Sumsub applicant, once created.
+pub async fn applicant_id(
+    db: &impl tokio_postgres::GenericClient,
+    user_id: Uuid,
+) -> Result<Option<String>, tokio_postgres::Error> {
+    let rows = db
+        .query_typed(
+            "SELECT sumsub_applicant_id FROM users WHERE id = $1",
+            &[(&user_id, Type::UUID)],
+        )
+        .await?;
+    Ok(rows.first().map(|r| r.try_get(0)).transpose()?.flatten())
+}
+
+/// Keeps the user's applicant id with its audit row, unless a concurrent start stored one
+/// first (it then wrote the audit row).
+pub async fn record_applicant(
+    db: &crate::store::Db,
+    user_id: Uuid,
+    applicant_id: &str,
+    actor: crate::store::audit::Actor,
+    origin: &crate::store::audit::Origin,
+) -> Result<(), ApiError> {
+    let mut conn = db.conn().await?;
+    let tx = conn.transaction().await?;
+    let stored = tx
+        .query_typed(
+            "UPDATE users SET sumsub_applicant_id = $2 WHERE id = $1 AND sumsub_applicant_id IS NULL RETURNING id",
+            &[(&user_id, Type::UUID), (&applicant_id, Type::TEXT)],
+        )
+        .await?;
+    if !stored.is_empty() {
+        let entry = crate::store::audit::AuditEntry {
+            actor,
+            action: "kyc.applicant_created",
+            target: Some(("user", user_id)),
+            details: serde_json::json!({"provider": "sumsub"}),
+        };
+        crate::store::audit::record(&*tx, origin, entry).await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }

@@ -4,7 +4,9 @@ pub mod audit;
 pub mod kyc;
 pub mod migrate;
 pub mod pool;
+pub mod profile;
 pub mod rates;
+pub mod sessions;
 pub mod users;
 
 pub use pool::{Db, DbError};

@@ -4,8 +4,8 @@
 //! stays on the server (RDS Proxy would pin the session). TLS (rustls, WebPKI roots, which
 //! RDS Proxy's certificates chain to) is used when the URL says `sslmode=require`.
 
-use crate::config::DatabaseConfig;
 use crate::aws::secrets::SecretStore;
+use crate::config::DatabaseConfig;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use serde::Deserialize;
 use std::str::FromStr;

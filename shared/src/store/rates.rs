@@ -1,8 +1,8 @@
 //! The exchange-rate and quote store.
 
-use crate::store::pool::Db;
 use crate::domain::money::Currency;
 use crate::domain::quote::{ExchangeRate, QuoteTerms, SEND_CURRENCY};
+use crate::store::pool::Db;
 use rust_decimal::Decimal;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -233,7 +233,10 @@ mod tests {
     #[test]
     fn there_is_a_demo_rate_for_every_payout_currency_and_no_other() {
         let rates = demo_rates(OffsetDateTime::UNIX_EPOCH);
-        assert_eq!(rates.len(), crate::domain::corridor::payout_currencies().len());
+        assert_eq!(
+            rates.len(),
+            crate::domain::corridor::payout_currencies().len()
+        );
         for currency in crate::domain::corridor::payout_currencies() {
             assert!(rates.iter().any(|r| r.currency == currency), "{currency}");
         }

@@ -1,9 +1,9 @@
 //! Users and their sessions in PostgreSQL.
 
-use crate::store::audit::{self, Actor, AuditEntry, Origin};
 use crate::crypto::FnrVault;
 use crate::domain::ids::Fodselsnummer;
 use crate::domain::session::{SessionClaims, SessionKind};
+use crate::store::audit::{self, Actor, AuditEntry, Origin};
 use time::{Date, OffsetDateTime};
 use tokio_postgres::types::Type;
 use tokio_postgres::GenericClient;

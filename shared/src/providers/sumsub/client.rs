@@ -320,6 +320,32 @@ fn safe_token(raw: &str) -> Option<String> {
 
 use crate::providers::outbound::percent_encode as encode;
 
+impl SumsubClient {
+    /// The client for `config`, with the app token and secret key from Secrets Manager.
+    /// Outbound calls retry timeouts and 5xx after 1, 2 and 4 s; each attempt may take 3 s.
+    pub async fn from_secrets(
+        config: &crate::config::SumsubConfig,
+        secrets: &crate::aws::secrets::SecretStore,
+    ) -> Result<Self, crate::ApiError> {
+        let keys = secrets
+            .get_many(&["sumsub-app-token", "sumsub-secret-key"])
+            .await?;
+        let [app_token, secret_key] = <[_; 2]>::try_from(keys)
+            .map_err(|_| crate::ApiError::msg(crate::ErrorCode::Internal, "sumsub keys"))?;
+        let policy = RetryPolicy {
+            timeout: std::time::Duration::from_secs(3),
+            ..RetryPolicy::default()
+        };
+        Ok(SumsubClient::new(
+            config.base_url.clone(),
+            app_token,
+            secret_key,
+            config.level_name.clone(),
+        )
+        .with_retry_policy(policy))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

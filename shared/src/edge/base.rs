@@ -1,0 +1,59 @@
+//! What every function instance starts from: its configuration and the lazily built clients
+//! any function may use. Building it opens no connection, reads no secret and builds no AWS
+//! client; each function takes from it only what it uses into a state of its own.
+
+use crate::aws::rate_limit::RateLimiter;
+use crate::aws::secrets::SecretStore;
+use crate::aws::Aws;
+use crate::config::{Config, ConfigError};
+use crate::edge::auth::Authenticator;
+use crate::store::Db;
+
+/// Postgres connections per instance: a Lambda instance serves one request at a time.
+pub const LAMBDA_POOL_SIZE: usize = 2;
+
+#[derive(Clone)]
+pub struct Base {
+    pub config: Config,
+    pub aws: Aws,
+    pub secrets: SecretStore,
+    pub db: Db,
+}
+
+impl Base {
+    /// A Lambda instance's base, from the environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self::new(
+            Config::from_env()?,
+            Aws::from_env(),
+            LAMBDA_POOL_SIZE,
+        ))
+    }
+
+    pub fn new(config: Config, aws: Aws, pool_size: usize) -> Self {
+        let secrets = SecretStore::new(aws.clone(), config.secrets_prefix.clone());
+        let db = Db::new(config.database.clone(), pool_size, secrets.clone());
+        Self {
+            config,
+            aws,
+            secrets,
+            db,
+        }
+    }
+
+    pub fn rate_limiter(&self) -> RateLimiter {
+        RateLimiter::new(
+            self.aws.clone(),
+            self.config.rate_limit_table.clone(),
+            self.config.rate_limits_enabled,
+        )
+    }
+
+    pub fn authenticator(&self) -> Authenticator {
+        Authenticator::new(
+            self.db.clone(),
+            self.secrets.clone(),
+            self.config.web_origin(),
+        )
+    }
+}
