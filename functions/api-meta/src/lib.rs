@@ -174,6 +174,12 @@ pub async fn unmatched(uri: Uri) -> Response {
     response
 }
 
+/// What the Lambda serves: the routes behind the edge's layers, answering for every request
+/// no other function's route matched.
+pub fn app(base: &Base) -> Router {
+    edge::app_with_fallback(router(base), unmatched)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,10 +200,4 @@ mod tests {
             .iter()
             .any(|(t, m)| t == "/v1/quotes" && m == &[Method::POST]));
     }
-}
-
-/// What the Lambda serves: the routes behind the edge's layers, answering for every request
-/// no other function's route matched.
-pub fn app(base: &Base) -> Router {
-    edge::app_with_fallback(router(base), unmatched)
 }
