@@ -21,17 +21,23 @@ struct Stack {
 }
 
 async fn stack() -> Stack {
+    stack_with(&[]).await
+}
+
+/// The stack with extra configuration variables.
+async fn stack_with(extra: &[(&str, &str)]) -> Stack {
     let api = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", api.local_addr().unwrap());
     let idp = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let issuer = format!("http://{}", idp.local_addr().unwrap());
-    let app = TestApp::with_env(&[
-        ("BANKID_ISSUER", &issuer),
+    let mut env = vec![
+        ("BANKID_ISSUER", issuer.as_str()),
         ("BANKID_CLIENT_ID", CLIENT_ID),
         ("DROP_PUBLIC_URL", &base),
         ("DROP_WEB_APP_URL", "https://app.drop.test/home"),
-    ])
-    .await;
+    ];
+    env.extend_from_slice(extra);
+    let app = TestApp::with_env(&env).await;
     app.set_secret("bankid-client-secret", CLIENT_SECRET).await;
     let sandbox = bankid_sandbox::SandboxConfig {
         issuer,
@@ -258,16 +264,44 @@ async fn the_mobile_app_gets_a_one_time_code_and_exchanges_it_once_for_a_bearer_
     assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
-async fn a_minor_is_turned_away_and_nothing_about_them_is_kept() {
-    let s = stack().await;
-    let callback = s.at_callback("web", "minor").await;
+/// The day before `slug` turns 18, from the sandbox's record of them.
+fn day_before_18th_birthday(slug: &str) -> String {
+    let person = bankid_sandbox::test_persons()
+        .iter()
+        .find(|p| p.slug == slug)
+        .unwrap();
+    let born = time::Date::parse(
+        person.birthdate,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .unwrap();
+    let eighteen = born.replace_year(born.year() + 18).unwrap();
+    eighteen.previous_day().unwrap().to_string()
+}
+
+async fn turned_away_as_underage(s: &Stack, person: &str) {
+    let callback = s.at_callback("web", person).await;
     let res = s.follow(&callback).await;
-    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "{person}");
     assert!(res.headers().get("set-cookie").is_none());
     assert_eq!(res.json::<Value>().await.unwrap()["error"], "underage");
     assert_eq!(s.app.count("users").await, 0);
     assert_eq!(s.app.count("sessions").await, 0);
+}
+
+#[tokio::test]
+async fn a_minor_is_turned_away_and_nothing_about_them_is_kept() {
+    // Ages are taken on the date the test sets, not the calendar's: here the day before the
+    // sandbox's minor turns 18.
+    let s = stack_with(&[("DROP_TODAY", &day_before_18th_birthday("minor"))]).await;
+    turned_away_as_underage(&s, "minor").await;
+}
+
+#[tokio::test]
+async fn ages_are_taken_on_the_date_set_for_the_test() {
+    // The adult (born 1986) on the day before their 18th birthday is still a minor.
+    let s = stack_with(&[("DROP_TODAY", &day_before_18th_birthday("adult"))]).await;
+    turned_away_as_underage(&s, "adult").await;
 }
 
 #[tokio::test]

@@ -22,6 +22,9 @@ struct Stack {
     client: Browser,
 }
 
+/// The date ages are taken on: the harness's minor (born 2010-05-17) is 16 then.
+const TODAY: &str = "2026-11-22";
+
 async fn stack(claims_in: ClaimsIn) -> Stack {
     let api = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", api.local_addr().unwrap());
@@ -36,6 +39,7 @@ async fn stack(claims_in: ClaimsIn) -> Stack {
         ("BANKID_CLIENT_ID", CLIENT_ID),
         ("DROP_PUBLIC_URL", &base),
         ("DROP_WEB_APP_URL", "https://app.drop.test/"),
+        ("DROP_TODAY", TODAY),
     ])
     .await;
     app.set_secret("bankid-client-secret", CLIENT_SECRET).await;
