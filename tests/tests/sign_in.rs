@@ -237,9 +237,11 @@ async fn the_mobile_app_gets_a_one_time_code_and_exchanges_it_once_for_a_bearer_
         again.json::<Value>().await.unwrap()["error"],
         "invalid_code"
     );
+    let made_up = s.browser.exchange("made-up").await;
+    assert_eq!(made_up.status(), StatusCode::BAD_REQUEST);
     assert_eq!(
-        s.browser.exchange("made-up").await.status(),
-        StatusCode::BAD_REQUEST
+        made_up.json::<Value>().await.unwrap()["error"],
+        "invalid_code"
     );
     assert_eq!(s.app.count("sessions").await, 1);
 
@@ -333,17 +335,35 @@ async fn a_replayed_unknown_or_missing_state_creates_no_session() {
     );
     let (status, body) = s.get("/v1/auth/bankid/callback?code=abc").await;
     assert_eq!(
-        (status, body["error"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("login_failed"))
+        (
+            status,
+            body["error"].as_str(),
+            body["details"][0]["code"].as_str()
+        ),
+        (
+            StatusCode::UNAUTHORIZED,
+            Some("login_failed"),
+            Some("invalid_callback")
+        )
     );
     let (status, body) = s
         .get("/v1/auth/bankid/callback?error=access_denied&state=x")
         .await;
     assert_eq!(
-        (status, body["error"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("login_failed"))
+        (
+            status,
+            body["error"].as_str(),
+            body["details"][0]["code"].as_str()
+        ),
+        (
+            StatusCode::UNAUTHORIZED,
+            Some("login_failed"),
+            Some("cancelled_or_refused")
+        )
     );
+    // Only the first, genuine sign-in wrote anything.
     assert_eq!(s.app.count("sessions").await, 1);
+    assert_eq!(s.app.count("users").await, 1);
 }
 
 #[tokio::test]
@@ -353,11 +373,14 @@ async fn a_forged_code_is_refused_by_the_provider_and_creates_no_session() {
     let forged = callback.replace("code=", "code=x");
     let res = s.follow(&forged).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(res.headers().get("set-cookie").is_none());
+    let body: Value = res.json().await.unwrap();
     assert_eq!(
-        res.json::<Value>().await.unwrap()["details"][0]["code"],
-        "code_rejected"
+        (body["error"].as_str(), body["details"][0]["code"].as_str()),
+        (Some("login_failed"), Some("code_rejected"))
     );
     assert_eq!(s.app.count("sessions").await, 0);
+    assert_eq!(s.app.count("users").await, 0);
 }
 
 #[tokio::test]
@@ -434,6 +457,9 @@ async fn a_mobile_code_intercepted_by_another_app_is_worthless() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_code");
+    assert!(body.get("token").is_none(), "{body}");
     // The code is spent: the real app must sign in again.
     let res = s
         .browser
@@ -444,6 +470,7 @@ async fn a_mobile_code_intercepted_by_another_app_is_worthless() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_code");
 }
 
 #[tokio::test]
@@ -460,8 +487,14 @@ async fn a_callback_link_finished_in_another_browser_signs_no_one_in() {
         "invalid_login_state"
     );
     // And the state is spent: the attacker cannot finish it either.
-    assert_eq!(s.follow(&callback).await.status(), StatusCode::BAD_REQUEST);
+    let res = s.follow(&callback).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "invalid_login_state"
+    );
     assert_eq!(s.app.count("sessions").await, 0);
+    assert_eq!(s.app.count("users").await, 0);
 
     // A sign-in cookie from another sign-in does not fit this one.
     let first = s.at_callback("web", "adult").await;
@@ -474,6 +507,11 @@ async fn a_callback_link_finished_in_another_browser_signs_no_one_in() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "invalid_login_state"
+    );
+    assert_eq!(s.app.count("sessions").await, 0);
     let res = fresh_browser()
         .get(&second)
         .header("cookie", &second_cookie)

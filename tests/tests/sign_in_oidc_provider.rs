@@ -158,26 +158,48 @@ async fn mobile_code_exchange_with_the_independent_provider() {
     assert_eq!(me.status(), StatusCode::OK);
     let again = s.client.exchange(&code).await;
     assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        again.json::<Value>().await.unwrap()["error"],
+        "invalid_code"
+    );
 }
 
 #[tokio::test]
 async fn a_person_the_provider_vouches_for_badly_gets_no_session() {
     let s = stack(ClaimsIn::IdToken).await;
-    for (login, status, code) in [
-        ("minor", StatusCode::FORBIDDEN, "underage"),
-        ("badfnr", StatusCode::UNAUTHORIZED, "login_failed"),
-        ("noaltsub", StatusCode::UNAUTHORIZED, "login_failed"),
+    for (login, status, code, detail) in [
+        ("minor", StatusCode::FORBIDDEN, "underage", None),
+        (
+            "badfnr",
+            StatusCode::UNAUTHORIZED,
+            "login_failed",
+            Some("invalid_national_id"),
+        ),
+        (
+            "noaltsub",
+            StatusCode::UNAUTHORIZED,
+            "login_failed",
+            Some("missing_claim"),
+        ),
     ] {
         let callback = s.callback_for("web", login).await;
         let res = s.follow(&callback).await;
         assert_eq!(res.status(), status, "{login}");
         assert!(res.headers().get("set-cookie").is_none());
         let body: Value = res.json().await.unwrap();
-        assert_eq!(body["error"], code, "{login}: {body}");
+        assert_eq!(
+            (body["error"].as_str(), body["details"][0]["code"].as_str()),
+            (Some(code), detail),
+            "{login}: {body}"
+        );
         assert!(!body.to_string().contains("12345678901"), "{body}");
         // The state was spent by the failed attempt: it cannot be replayed.
         let replay = s.follow(&callback).await;
         assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            replay.json::<Value>().await.unwrap()["error"],
+            "invalid_login_state"
+        );
     }
     assert_eq!(s.app.count("users").await, 0);
     assert_eq!(s.app.count("sessions").await, 0);
@@ -199,4 +221,5 @@ async fn a_wrong_client_secret_is_our_fault_not_the_users() {
     assert_eq!(body["error"], "internal_error");
     assert!(!body.to_string().contains("not-the-registered"), "{body}");
     assert_eq!(s.app.count("sessions").await, 0);
+    assert_eq!(s.app.count("users").await, 0);
 }
