@@ -4,7 +4,7 @@
 //! [`crate::aws::secrets::SecretStore`] when first needed.
 
 use std::env;
-use time::Duration;
+use time::{Date, Duration};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -33,6 +33,9 @@ pub struct Config {
     /// Whether rate limits are enforced (always in the cloud; `DROP_RATE_LIMITS=off` for
     /// local load measurements only).
     pub rate_limits_enabled: bool,
+    /// The date the 18-year age rule is applied on instead of today in Norway, so a test
+    /// controls how old its test persons are (`DROP_TODAY=YYYY-MM-DD`, stage `local` only).
+    pub today_override: Option<Date>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,6 +110,14 @@ impl Config {
                 )))
             }
         };
+        let today_override = match get("DROP_TODAY") {
+            None => None,
+            Some(day) if stage == "local" => Some(
+                Date::parse(&day, time::macros::format_description!("[year]-[month]-[day]"))
+                    .map_err(|_| ConfigError(format!("DROP_TODAY={day} is not YYYY-MM-DD")))?,
+            ),
+            Some(_) => return Err(ConfigError("DROP_TODAY is for stage local only".into())),
+        };
         let public_url = get("DROP_PUBLIC_URL").unwrap_or_else(|| {
             format!(
                 "http://127.0.0.1:{}",
@@ -160,6 +171,7 @@ impl Config {
             database,
             quote_ttl,
             rate_limits_enabled,
+            today_override,
         })
     }
 }
@@ -268,5 +280,25 @@ mod tests {
         ])
         .is_err());
         assert!(from(&[("DATABASE_URL", "x"), ("DROP_QUOTE_TTL_SECONDS", "0")]).is_err());
+    }
+
+    #[test]
+    fn the_age_rules_date_can_only_be_set_locally() {
+        assert_eq!(from(&[("DATABASE_URL", "x")]).unwrap().today_override, None);
+        assert_eq!(
+            from(&[("DATABASE_URL", "x"), ("DROP_TODAY", "2034-05-17")])
+                .unwrap()
+                .today_override,
+            Some(time::macros::date!(2034 - 05 - 17))
+        );
+        assert!(from(&[("DATABASE_URL", "x"), ("DROP_TODAY", "17.05.2034")]).is_err());
+        for stage in ["dev", "prod"] {
+            assert!(from(&[
+                ("DATABASE_URL", "x"),
+                ("DROP_TODAY", "2034-05-17"),
+                ("DROP_STAGE", stage)
+            ])
+            .is_err());
+        }
     }
 }

@@ -143,31 +143,46 @@ mod tests {
     }
 
     #[test]
-    fn the_lookup_hash_is_keyed_and_stable() {
+    fn the_lookup_hash_is_hmac_sha256_of_the_digits_under_the_lookup_key() {
         let fnr: Fodselsnummer = "15108695088".parse().unwrap();
-        assert_eq!(vault().lookup_hash(&fnr), vault().lookup_hash(&fnr));
-        let other =
+        // Computed outside this code, with OpenSSL:
+        //   printf %s 15108695088 | openssl dgst -sha256 -mac HMAC \
+        //     -macopt hexkey:2222222222222222222222222222222222222222222222222222222222222222
+        // (python3: hmac.new(bytes.fromhex("22" * 32), b"15108695088", "sha256").hexdigest()).
+        assert_eq!(
+            hex::encode(vault().lookup_hash(&fnr)),
+            "46fd0e1c57707f5a9f3c4ebac414fb501810607b19482175ece999bbde09f942"
+        );
+        let another: Fodselsnummer = "17051653785".parse().unwrap();
+        assert_ne!(vault().lookup_hash(&fnr), vault().lookup_hash(&another));
+        // Keyed: another lookup key, another hash; the sealing key plays no part.
+        let other_key =
             FnrVault::new(&Secret::new("11".repeat(32)), &Secret::new("33".repeat(32))).unwrap();
-        assert_ne!(vault().lookup_hash(&fnr), other.lookup_hash(&fnr));
+        assert_ne!(vault().lookup_hash(&fnr), other_key.lookup_hash(&fnr));
+        let other_sealing =
+            FnrVault::new(&Secret::new("44".repeat(32)), &Secret::new("22".repeat(32))).unwrap();
+        assert_eq!(vault().lookup_hash(&fnr), other_sealing.lookup_hash(&fnr));
     }
 
     #[test]
-    fn pkce_challenge_is_base64url_of_sha256() {
-        // Expected value computed independently: base64.urlsafe_b64encode(hashlib.sha256(v)).rstrip('=').
-        let verifier = "dBjftJeZ4CVP-mJ92K1qUdqA3Z9ag_v3-P7t-Iy0Bzk";
-        assert_eq!(
-            pkce_challenge(verifier),
-            "htWfZCKpCevogr9csfwpRTSQ9fx8GDbMVH9SnxU4nDw"
-        );
-        assert!(pkce_verifies(
-            verifier,
-            "htWfZCKpCevogr9csfwpRTSQ9fx8GDbMVH9SnxU4nDw"
-        ));
-        assert!(!pkce_verifies("short", &pkce_challenge("short")));
+    fn pkce_challenge_matches_rfc_7636_appendix_b() {
+        // RFC 7636 appendix B: the verifier (base64url of the 32 octets listed there) and the
+        // S256 challenge the RFC gives for it.
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+        assert_eq!(pkce_challenge(verifier), challenge);
+        assert!(pkce_verifies(verifier, challenge));
         assert!(!pkce_verifies(
-            &"a".repeat(43),
-            "htWfZCKpCevogr9csfwpRTSQ9fx8GDbMVH9SnxU4nDw"
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXj",
+            challenge
         ));
+        assert!(!pkce_verifies(verifier, &challenge.to_lowercase()));
+        // A verifier is 43 to 128 characters, even when its challenge matches.
+        assert!(!pkce_verifies("short", &pkce_challenge("short")));
+        let longest = "a".repeat(128);
+        assert!(pkce_verifies(&longest, &pkce_challenge(&longest)));
+        let too_long = "a".repeat(129);
+        assert!(!pkce_verifies(&too_long, &pkce_challenge(&too_long)));
     }
 
     #[test]

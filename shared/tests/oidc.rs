@@ -378,9 +378,32 @@ fn id_token_problem(
     result: Result<drop_shared::providers::bankid::BankIdIdentity, OidcError>,
 ) -> JwtProblem {
     match result {
-        Err(OidcError::InvalidIdToken(p)) => p,
+        Err(OidcError::InvalidIdToken(p)) => {
+            assert_eq!(
+                client_sees(OidcError::InvalidIdToken(p)),
+                (401, "login_failed", Some("invalid_id_token".to_owned()))
+            );
+            p
+        }
         other => panic!("expected InvalidIdToken, got {other:?}"),
     }
+}
+
+/// What a client is answered for a sign-in that failed with `err`: the status, the stable
+/// error code and the code of its first detail.
+fn client_sees(err: OidcError) -> (u16, &'static str, Option<String>) {
+    let api = drop_shared::ApiError::from(err);
+    let body = api.body();
+    (
+        api.status().as_u16(),
+        body.error,
+        body.details.first().map(|d| d.code.clone()),
+    )
+}
+
+/// A sign-in the user must restart: 401 `login_failed`, with `reason` in the details.
+fn login_failed(reason: &str) -> (u16, &'static str, Option<String>) {
+    (401, "login_failed", Some(reason.to_owned()))
 }
 
 /// In a module so that `cargo test oidc` (and `cargo xtask test -- oidc`) selects them.
@@ -439,12 +462,15 @@ mod oidc {
             .check_response_issuer(Some(&fake.issuer))
             .await
             .unwrap();
-        assert!(matches!(
-            client
-                .check_response_issuer(Some("http://evil.example"))
-                .await,
-            Err(OidcError::InvalidAuthorizationResponse("wrong iss"))
-        ));
+        let err = client
+            .check_response_issuer(Some("http://evil.example"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, OidcError::InvalidAuthorizationResponse("wrong iss")),
+            "{err:?}"
+        );
+        assert_eq!(client_sees(err), login_failed("invalid_callback"));
         // The fake's discovery says it sends iss, so a missing one is refused.
         assert!(matches!(
             client.check_response_issuer(None).await,
@@ -806,6 +832,7 @@ mod oidc {
             matches!(err, OidcError::MissingClaim("bankid_altsub")),
             "{err:?}"
         );
+        assert_eq!(client_sees(err), login_failed("missing_claim"));
         assert_eq!(fake.count("userinfo"), 1);
     }
 
@@ -818,6 +845,7 @@ mod oidc {
         let err = exchange(&fake.client()).await.unwrap_err();
         assert!(matches!(err, OidcError::InvalidNationalId(_)), "{err:?}");
         assert!(!format!("{err} {err:?}").contains("12345678901"));
+        assert_eq!(client_sees(err), login_failed("invalid_national_id"));
 
         let mut c = fake.claims();
         c["nnin_altsub"] = json!(15108695088u64);
@@ -827,6 +855,7 @@ mod oidc {
             matches!(err, OidcError::InvalidClaim("nnin_altsub")),
             "{err:?}"
         );
+        assert_eq!(client_sees(err), login_failed("invalid_claim"));
 
         let mut c = fake.claims();
         c["birthdate"] = json!("15.10.1986");
@@ -836,6 +865,7 @@ mod oidc {
             matches!(err, OidcError::InvalidClaim("birthdate")),
             "{err:?}"
         );
+        assert_eq!(client_sees(err), login_failed("invalid_claim"));
     }
 
     #[tokio::test]
@@ -973,11 +1003,14 @@ mod oidc {
             matches!(&err, OidcError::TokenRejected { error } if error == "invalid_grant"),
             "{err:?}"
         );
+        assert_eq!(client_sees(err), login_failed("code_rejected"));
         assert_eq!(fake.count("token"), 1, "a 4xx is an answer, not retried");
 
+        // Our client credentials refused: our fault, not the user's.
         fake.with(|s| s.token = Reply::Json(401, json!({"error": "invalid_client"})));
         let err = exchange(&fake.client()).await.unwrap_err();
         assert!(matches!(err, OidcError::ClientRejected { .. }), "{err:?}");
+        assert_eq!(client_sees(err), (500, "internal_error", None));
     }
 
     #[tokio::test]
@@ -994,6 +1027,7 @@ mod oidc {
             }
             other => panic!("expected Provider(Status), got {other:?}"),
         }
+        assert_eq!(client_sees(err), (503, "provider_unavailable", None));
         assert_eq!(fake.count("token"), 4, "first attempt and three retries");
     }
 

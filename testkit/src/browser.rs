@@ -7,6 +7,14 @@ use std::sync::Mutex;
 /// The mobile app's PKCE `code_verifier` (43 characters).
 pub const APP_VERIFIER: &str = "app-verifier-0123456789-0123456789-abcdefgh";
 
+/// The app's S256 challenge, BASE64URL(SHA-256(verifier)) (RFC 7636 § 4.2), computed here
+/// rather than by the code under test.
+fn app_challenge() -> String {
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(APP_VERIFIER))
+}
+
 pub struct Browser {
     pub client: reqwest::Client,
     base: String,
@@ -43,7 +51,7 @@ impl Browser {
     /// `GET /v1/auth/bankid/start?client=…` (with the app's challenge); keeps the sign-in
     /// cookie and returns the provider's authorization URL.
     pub async fn start(&self, client: &str) -> String {
-        let challenge = drop_shared::crypto::pkce_challenge(APP_VERIFIER);
+        let challenge = app_challenge();
         let url = format!(
             "{}/v1/auth/bankid/start?client={client}&code_challenge={challenge}",
             self.base

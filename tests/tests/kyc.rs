@@ -320,4 +320,75 @@ async fn sign_in_with_bankid_then_verify_with_sumsub() {
     assert_eq!(s.start(token).await.0, StatusCode::OK);
     let view = s.status_after_review(token, "approved").await;
     assert_eq!(view["can_send_money"], true);
+
+    // What Sumsub learnt: the pseudonymous user id, names and birth date — never the
+    // fødselsnummer BankID gave, nor its DDMMYY birth-date digits, in any path or body.
+    let adult = bankid_sandbox::test_persons()
+        .iter()
+        .find(|p| p.slug == "adult")
+        .unwrap();
+    let user: uuid::Uuid = s
+        .app
+        .db
+        .query_one(
+            "SELECT id FROM users WHERE bankid_altsub = $1",
+            &[&adult.bankid_altsub],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let applicant = sumsub_get(
+        &s.client,
+        &sumsub_url,
+        &format!("/resources/applicants/-;externalUserId={user}/one"),
+    )
+    .await;
+    assert_eq!(
+        applicant["fixedInfo"],
+        serde_json::json!({"firstName": "Kari", "lastName": "Nordmann", "dob": "1986-10-15"})
+    );
+    let received = sumsub_get(&s.client, &sumsub_url, "/sandbox/requests").await;
+    let requests = received["requests"].as_array().unwrap();
+    let creates: Vec<Value> = requests
+        .iter()
+        .filter(|r| {
+            r["method"] == "POST"
+                && r["path"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("/resources/applicants?")
+        })
+        .map(|r| serde_json::from_str(r["body"].as_str().unwrap()).unwrap())
+        .collect();
+    assert_eq!(creates.len(), 1, "{received}");
+    assert_eq!(creates[0]["externalUserId"], user.to_string());
+    let ddmmyy = &adult.nnin[..6];
+    assert_eq!(ddmmyy, "151086");
+    for r in requests {
+        for part in [&r["path"], &r["body"]] {
+            let part = part.as_str().unwrap();
+            assert!(
+                !part.contains(adult.nnin) && !part.contains(ddmmyy),
+                "Sumsub was sent the fødselsnummer: {r}"
+            );
+        }
+    }
+}
+
+/// A signed GET to the Sumsub sandbox, as Drop's client signs it.
+async fn sumsub_get(client: &Client, base: &str, path: &str) -> Value {
+    let ts = time::OffsetDateTime::now_utc().unix_timestamp().to_string();
+    let secret = drop_shared::secret::Secret::new(SECRET_KEY.to_owned());
+    let signature =
+        drop_shared::providers::sumsub::request_signature(&secret, &ts, "GET", path, b"");
+    let res = client
+        .get(format!("{base}{path}"))
+        .header("X-App-Token", APP_TOKEN)
+        .header("X-App-Access-Ts", ts)
+        .header("X-App-Access-Sig", signature)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "GET {path}");
+    res.json().await.unwrap()
 }

@@ -21,17 +21,23 @@ struct Stack {
 }
 
 async fn stack() -> Stack {
+    stack_with(&[]).await
+}
+
+/// The stack with extra configuration variables.
+async fn stack_with(extra: &[(&str, &str)]) -> Stack {
     let api = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", api.local_addr().unwrap());
     let idp = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let issuer = format!("http://{}", idp.local_addr().unwrap());
-    let app = TestApp::with_env(&[
-        ("BANKID_ISSUER", &issuer),
+    let mut env = vec![
+        ("BANKID_ISSUER", issuer.as_str()),
         ("BANKID_CLIENT_ID", CLIENT_ID),
         ("DROP_PUBLIC_URL", &base),
         ("DROP_WEB_APP_URL", "https://app.drop.test/home"),
-    ])
-    .await;
+    ];
+    env.extend_from_slice(extra);
+    let app = TestApp::with_env(&env).await;
     app.set_secret("bankid-client-secret", CLIENT_SECRET).await;
     let sandbox = bankid_sandbox::SandboxConfig {
         issuer,
@@ -232,9 +238,11 @@ async fn the_mobile_app_gets_a_one_time_code_and_exchanges_it_once_for_a_bearer_
         again.json::<Value>().await.unwrap()["error"],
         "invalid_code"
     );
+    let made_up = s.browser.exchange("made-up").await;
+    assert_eq!(made_up.status(), StatusCode::BAD_REQUEST);
     assert_eq!(
-        s.browser.exchange("made-up").await.status(),
-        StatusCode::BAD_REQUEST
+        made_up.json::<Value>().await.unwrap()["error"],
+        "invalid_code"
     );
     assert_eq!(s.app.count("sessions").await, 1);
 
@@ -259,16 +267,44 @@ async fn the_mobile_app_gets_a_one_time_code_and_exchanges_it_once_for_a_bearer_
     assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
-async fn a_minor_is_turned_away_and_nothing_about_them_is_kept() {
-    let s = stack().await;
-    let callback = s.at_callback("web", "minor").await;
+/// The day before `slug` turns 18, from the sandbox's record of them.
+fn day_before_18th_birthday(slug: &str) -> String {
+    let person = bankid_sandbox::test_persons()
+        .iter()
+        .find(|p| p.slug == slug)
+        .unwrap();
+    let born = time::Date::parse(
+        person.birthdate,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .unwrap();
+    let eighteen = born.replace_year(born.year() + 18).unwrap();
+    eighteen.previous_day().unwrap().to_string()
+}
+
+async fn turned_away_as_underage(s: &Stack, person: &str) {
+    let callback = s.at_callback("web", person).await;
     let res = s.follow(&callback).await;
-    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "{person}");
     assert!(res.headers().get("set-cookie").is_none());
     assert_eq!(res.json::<Value>().await.unwrap()["error"], "underage");
     assert_eq!(s.app.count("users").await, 0);
     assert_eq!(s.app.count("sessions").await, 0);
+}
+
+#[tokio::test]
+async fn a_minor_is_turned_away_and_nothing_about_them_is_kept() {
+    // Ages are taken on the date the test sets, not the calendar's: here the day before the
+    // sandbox's minor turns 18.
+    let s = stack_with(&[("DROP_TODAY", &day_before_18th_birthday("minor"))]).await;
+    turned_away_as_underage(&s, "minor").await;
+}
+
+#[tokio::test]
+async fn ages_are_taken_on_the_date_set_for_the_test() {
+    // The adult (born 1986) on the day before their 18th birthday is still a minor.
+    let s = stack_with(&[("DROP_TODAY", &day_before_18th_birthday("adult"))]).await;
+    turned_away_as_underage(&s, "adult").await;
 }
 
 #[tokio::test]
@@ -300,17 +336,35 @@ async fn a_replayed_unknown_or_missing_state_creates_no_session() {
     );
     let (status, body) = s.get("/v1/auth/bankid/callback?code=abc").await;
     assert_eq!(
-        (status, body["error"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("login_failed"))
+        (
+            status,
+            body["error"].as_str(),
+            body["details"][0]["code"].as_str()
+        ),
+        (
+            StatusCode::UNAUTHORIZED,
+            Some("login_failed"),
+            Some("invalid_callback")
+        )
     );
     let (status, body) = s
         .get("/v1/auth/bankid/callback?error=access_denied&state=x")
         .await;
     assert_eq!(
-        (status, body["error"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("login_failed"))
+        (
+            status,
+            body["error"].as_str(),
+            body["details"][0]["code"].as_str()
+        ),
+        (
+            StatusCode::UNAUTHORIZED,
+            Some("login_failed"),
+            Some("cancelled_or_refused")
+        )
     );
+    // Only the first, genuine sign-in wrote anything.
     assert_eq!(s.app.count("sessions").await, 1);
+    assert_eq!(s.app.count("users").await, 1);
 }
 
 #[tokio::test]
@@ -320,11 +374,14 @@ async fn a_forged_code_is_refused_by_the_provider_and_creates_no_session() {
     let forged = callback.replace("code=", "code=x");
     let res = s.follow(&forged).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(res.headers().get("set-cookie").is_none());
+    let body: Value = res.json().await.unwrap();
     assert_eq!(
-        res.json::<Value>().await.unwrap()["details"][0]["code"],
-        "code_rejected"
+        (body["error"].as_str(), body["details"][0]["code"].as_str()),
+        (Some("login_failed"), Some("code_rejected"))
     );
     assert_eq!(s.app.count("sessions").await, 0);
+    assert_eq!(s.app.count("users").await, 0);
 }
 
 #[tokio::test]
@@ -401,6 +458,9 @@ async fn a_mobile_code_intercepted_by_another_app_is_worthless() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_code");
+    assert!(body.get("token").is_none(), "{body}");
     // The code is spent: the real app must sign in again.
     let res = s
         .browser
@@ -411,6 +471,7 @@ async fn a_mobile_code_intercepted_by_another_app_is_worthless() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_code");
 }
 
 #[tokio::test]
@@ -427,8 +488,14 @@ async fn a_callback_link_finished_in_another_browser_signs_no_one_in() {
         "invalid_login_state"
     );
     // And the state is spent: the attacker cannot finish it either.
-    assert_eq!(s.follow(&callback).await.status(), StatusCode::BAD_REQUEST);
+    let res = s.follow(&callback).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "invalid_login_state"
+    );
     assert_eq!(s.app.count("sessions").await, 0);
+    assert_eq!(s.app.count("users").await, 0);
 
     // A sign-in cookie from another sign-in does not fit this one.
     let first = s.at_callback("web", "adult").await;
@@ -441,6 +508,11 @@ async fn a_callback_link_finished_in_another_browser_signs_no_one_in() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "invalid_login_state"
+    );
+    assert_eq!(s.app.count("sessions").await, 0);
     let res = fresh_browser()
         .get(&second)
         .header("cookie", &second_cookie)

@@ -22,6 +22,9 @@ struct Stack {
     client: Browser,
 }
 
+/// The date ages are taken on: the harness's minor (born 2010-05-17) is 16 then.
+const TODAY: &str = "2026-11-22";
+
 async fn stack(claims_in: ClaimsIn) -> Stack {
     let api = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", api.local_addr().unwrap());
@@ -36,6 +39,7 @@ async fn stack(claims_in: ClaimsIn) -> Stack {
         ("BANKID_CLIENT_ID", CLIENT_ID),
         ("DROP_PUBLIC_URL", &base),
         ("DROP_WEB_APP_URL", "https://app.drop.test/"),
+        ("DROP_TODAY", TODAY),
     ])
     .await;
     app.set_secret("bankid-client-secret", CLIENT_SECRET).await;
@@ -154,26 +158,48 @@ async fn mobile_code_exchange_with_the_independent_provider() {
     assert_eq!(me.status(), StatusCode::OK);
     let again = s.client.exchange(&code).await;
     assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        again.json::<Value>().await.unwrap()["error"],
+        "invalid_code"
+    );
 }
 
 #[tokio::test]
 async fn a_person_the_provider_vouches_for_badly_gets_no_session() {
     let s = stack(ClaimsIn::IdToken).await;
-    for (login, status, code) in [
-        ("minor", StatusCode::FORBIDDEN, "underage"),
-        ("badfnr", StatusCode::UNAUTHORIZED, "login_failed"),
-        ("noaltsub", StatusCode::UNAUTHORIZED, "login_failed"),
+    for (login, status, code, detail) in [
+        ("minor", StatusCode::FORBIDDEN, "underage", None),
+        (
+            "badfnr",
+            StatusCode::UNAUTHORIZED,
+            "login_failed",
+            Some("invalid_national_id"),
+        ),
+        (
+            "noaltsub",
+            StatusCode::UNAUTHORIZED,
+            "login_failed",
+            Some("missing_claim"),
+        ),
     ] {
         let callback = s.callback_for("web", login).await;
         let res = s.follow(&callback).await;
         assert_eq!(res.status(), status, "{login}");
         assert!(res.headers().get("set-cookie").is_none());
         let body: Value = res.json().await.unwrap();
-        assert_eq!(body["error"], code, "{login}: {body}");
+        assert_eq!(
+            (body["error"].as_str(), body["details"][0]["code"].as_str()),
+            (Some(code), detail),
+            "{login}: {body}"
+        );
         assert!(!body.to_string().contains("12345678901"), "{body}");
         // The state was spent by the failed attempt: it cannot be replayed.
         let replay = s.follow(&callback).await;
         assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            replay.json::<Value>().await.unwrap()["error"],
+            "invalid_login_state"
+        );
     }
     assert_eq!(s.app.count("users").await, 0);
     assert_eq!(s.app.count("sessions").await, 0);
@@ -195,4 +221,5 @@ async fn a_wrong_client_secret_is_our_fault_not_the_users() {
     assert_eq!(body["error"], "internal_error");
     assert!(!body.to_string().contains("not-the-registered"), "{body}");
     assert_eq!(s.app.count("sessions").await, 0);
+    assert_eq!(s.app.count("users").await, 0);
 }

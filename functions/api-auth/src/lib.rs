@@ -248,7 +248,7 @@ pub async fn callback(
         .await?;
 
     let now = OffsetDateTime::now_utc();
-    if age_on(identity.birth_date, today_in_norway(now)) < 18 {
+    if age_on(identity.birth_date, state.0.config.today_override.unwrap_or_else(|| today_in_norway(now))) < 18 {
         return Err(ApiError::new(ErrorCode::Underage));
     }
     let person = BankIdPerson {

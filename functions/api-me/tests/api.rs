@@ -131,10 +131,11 @@ async fn bad_profile_changes_are_refused_and_change_nothing() {
             .await,
         0
     );
-    let me = call(&app, bearer(TestRequest::get("/v1/me"), &token))
-        .await
-        .json();
-    assert_eq!(me["phone_number"], Value::Null);
+    let me = get_json(&app, "/v1/me", &token).await;
+    assert_eq!(
+        (me["phone_number"].clone(), me["email"].clone()),
+        (Value::Null, Value::Null)
+    );
 }
 
 #[tokio::test]
@@ -185,6 +186,7 @@ async fn settings_have_defaults_and_only_known_languages() {
     )
     .await;
     res.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(get_json(&app, "/v1/me/settings", &token).await, wanted);
     assert_eq!(
         app.count("audit_log WHERE action = 'settings.updated'")
             .await,
@@ -241,10 +243,19 @@ async fn limits_stay_within_the_product_caps() {
             .await
             .assert_error(StatusCode::UNPROCESSABLE_ENTITY, code);
     }
-    let limits = call(&app, bearer(TestRequest::get("/v1/me/limits"), &token))
-        .await
-        .json();
-    assert_eq!(limits["daily"]["amount"], "20000.00");
+    let limits = get_json(&app, "/v1/me/limits", &token).await;
+    assert_eq!(
+        (
+            limits["daily"]["amount"].as_str(),
+            limits["monthly"]["amount"].as_str()
+        ),
+        (Some("20000.00"), Some("80000.50"))
+    );
+    assert_eq!(
+        app.count("audit_log WHERE action = 'spending_limits.updated'")
+            .await,
+        1
+    );
 }
 
 async fn notify(app: &TestApp, user: uuid::Uuid, n: usize) {
@@ -357,59 +368,106 @@ async fn notifications_page_newest_first_and_only_the_owner_marks_them_read() {
     }
 }
 
+async fn get_json(app: &TestApp, uri: &str, token: &str) -> Value {
+    let res = call(app, bearer(TestRequest::get(uri), token)).await;
+    assert_eq!(res.status, StatusCode::OK, "GET {uri}");
+    res.json()
+}
+
+/// Writes a profile, settings and limits as `token`'s user, asserting each is accepted and
+/// read back as written.
+async fn write_everything(
+    app: &TestApp,
+    token: &str,
+    phone: &str,
+    settings: &Value,
+    limits: &Value,
+) {
+    for (method, uri, body) in [
+        (Method::PUT, "/v1/me/limits", limits.clone()),
+        (Method::PUT, "/v1/me/settings", settings.clone()),
+        (Method::PATCH, "/v1/me", json!({"phone_number": phone})),
+    ] {
+        let res = call(app, json_as(method, uri, token, body)).await;
+        assert_eq!(
+            res.status,
+            StatusCode::OK,
+            "{uri}: {}",
+            String::from_utf8_lossy(&res.body)
+        );
+    }
+    assert_eq!(&get_json(app, "/v1/me/settings", token).await, settings);
+    let read = get_json(app, "/v1/me/limits", token).await;
+    assert_eq!(
+        (
+            read["daily"]["amount"].as_str(),
+            read["monthly"]["amount"].as_str()
+        ),
+        (limits["daily"].as_str(), limits["monthly"].as_str())
+    );
+}
+
 #[tokio::test]
 async fn one_user_never_sees_or_changes_anothers_profile_settings_or_limits() {
     let app = TestApp::new().await;
-    let (_, alice) = app.signed_in_user(SessionKind::Mobile).await;
+    let (alice_id, alice) = app.signed_in_user(SessionKind::Mobile).await;
     let (bob_id, bob) = app.signed_in_user(SessionKind::Mobile).await;
-    call(
+    let alices_settings =
+        json!({"language": "en", "push_notifications": false, "email_notifications": false});
+    let alices_limits = json!({"daily": "1000.00", "monthly": "2000.00"});
+    write_everything(
         &app,
-        json_as(
-            Method::PUT,
-            "/v1/me/limits",
-            &alice,
-            json!({"daily": "1000", "monthly": "2000"}),
-        ),
+        &alice,
+        "+4791234567",
+        &alices_settings,
+        &alices_limits,
     )
     .await;
-    call(
-        &app,
-        json_as(
-            Method::PUT,
-            "/v1/me/settings",
-            &alice,
-            json!({"language": "en", "push_notifications": false, "email_notifications": false}),
-        ),
-    )
-    .await;
-    call(
-        &app,
-        json_as(
-            Method::PATCH,
-            "/v1/me",
-            &alice,
-            json!({"phone_number": "91234567"}),
-        ),
-    )
-    .await;
+    let me = get_json(&app, "/v1/me", &alice).await;
     assert_eq!(
-        call(&app, bearer(TestRequest::get("/v1/me/limits"), &bob))
-            .await
-            .json()["daily"]["amount"],
-        "50000.00"
+        (me["id"].as_str(), me["phone_number"].as_str()),
+        (Some(alice_id.to_string().as_str()), Some("+4791234567"))
+    );
+
+    // Bob sees his own defaults, none of Alice's values.
+    let limits = get_json(&app, "/v1/me/limits", &bob).await;
+    assert_eq!(
+        (
+            limits["daily"]["amount"].as_str(),
+            limits["monthly"]["amount"].as_str()
+        ),
+        (Some("50000.00"), Some("150000.00"))
     );
     assert_eq!(
-        call(&app, bearer(TestRequest::get("/v1/me/settings"), &bob))
-            .await
-            .json()["language"],
-        "nb"
+        get_json(&app, "/v1/me/settings", &bob).await,
+        json!({"language": "nb", "push_notifications": true, "email_notifications": true})
     );
-    let me = call(&app, bearer(TestRequest::get("/v1/me"), &bob))
-        .await
-        .json();
+    let me = get_json(&app, "/v1/me", &bob).await;
     assert_eq!(
         (me["id"].as_str(), me["phone_number"].clone()),
         (Some(bob_id.to_string().as_str()), Value::Null)
+    );
+
+    // Bob's own writes change his rows only: Alice reads back what she wrote.
+    let bobs_settings =
+        json!({"language": "nb", "push_notifications": true, "email_notifications": false});
+    let bobs_limits = json!({"daily": "3000.00", "monthly": "4000.00"});
+    write_everything(&app, &bob, "+4741234567", &bobs_settings, &bobs_limits).await;
+    assert_eq!(
+        get_json(&app, "/v1/me/settings", &alice).await,
+        alices_settings
+    );
+    let limits = get_json(&app, "/v1/me/limits", &alice).await;
+    assert_eq!(
+        (
+            limits["daily"]["amount"].as_str(),
+            limits["monthly"]["amount"].as_str()
+        ),
+        (Some("1000.00"), Some("2000.00"))
+    );
+    assert_eq!(
+        get_json(&app, "/v1/me", &alice).await["phone_number"],
+        "+4791234567"
     );
 }
 

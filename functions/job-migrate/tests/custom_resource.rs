@@ -1,6 +1,6 @@
 //! The handler end to end: a real HTTP server on 127.0.0.1 stands in for CloudFormation's
-//! pre-signed S3 URL, and the database is either a closed port or, when
-//! `DROP_TEST_DATABASE_URL` is set, a fresh database on a real PostgreSQL cluster.
+//! pre-signed S3 URL, and the database is either a closed port or a fresh database on the
+//! PostgreSQL cluster `cargo xtask test` starts (`DROP_TEST_DATABASE_URL`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a failed step must stop the test loudly
 
 use bytes::Bytes;
@@ -559,33 +559,76 @@ async fn an_unreadable_event_is_an_error() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Against a real PostgreSQL (run when DROP_TEST_DATABASE_URL names an admin connection).
+// Against a real PostgreSQL (`cargo xtask test` sets DROP_TEST_DATABASE_URL to an admin connection).
+
+/// An empty database of its own on the test cluster, dropped when the guard goes out of scope
+/// (also when an assertion fails half-way).
+struct ScratchDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl ScratchDatabase {
+    async fn create() -> Self {
+        let admin_url = std::env::var("DROP_TEST_DATABASE_URL").unwrap_or_else(|_| {
+            panic!("DROP_TEST_DATABASE_URL is not set: run the tests with `cargo xtask test`")
+        });
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let name = format!("drop_test_migrate_{}_{nanos}", std::process::id());
+        let (admin, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
+            .await
+            .expect("connect to the test cluster");
+        tokio::spawn(conn);
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create the test database");
+        let (base, _) = admin_url
+            .rsplit_once('/')
+            .expect("DROP_TEST_DATABASE_URL must end in /DBNAME");
+        let url = format!("{base}/{name}");
+        Self {
+            admin_url,
+            name,
+            url,
+        }
+    }
+}
+
+impl Drop for ScratchDatabase {
+    /// Drops the database (closing any connection still open to it) on a thread and runtime
+    /// of its own: a destructor cannot await on the test's runtime.
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let (admin, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
+                    .await
+                    .ok()?;
+                tokio::spawn(conn);
+                admin
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await
+                    .ok()
+            })
+        });
+        let _ = dropped.join();
+    }
+}
 
 #[tokio::test]
 async fn create_then_update_then_direct_against_a_real_database() {
-    let Ok(admin_url) = std::env::var("DROP_TEST_DATABASE_URL") else {
-        eprintln!("skipped: DROP_TEST_DATABASE_URL is not set");
-        return;
-    };
-    let (admin, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    let name = format!(
-        "drop_test_migrate_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
-    admin
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    let (base, _) = admin_url.rsplit_once('/').unwrap();
-    let database_url = format!("{base}/{name}");
-    let migrator = migrator_for(&database_url);
+    let scratch = ScratchDatabase::create().await;
+    let database_url = &scratch.url;
+    let migrator = migrator_for(database_url);
     let newest = drop_shared::store::migrate::embedded()
         .last()
         .unwrap()
@@ -617,7 +660,7 @@ async fn create_then_update_then_direct_against_a_real_database() {
     );
 
     // The connection was closed, not pooled: no session holds the migration lock.
-    let (check, conn) = tokio_postgres::connect(&database_url, tokio_postgres::NoTls)
+    let (check, conn) = tokio_postgres::connect(database_url, tokio_postgres::NoTls)
         .await
         .unwrap();
     tokio::spawn(conn);
@@ -658,10 +701,4 @@ async fn create_then_update_then_direct_against_a_real_database() {
         drop_shared::store::migrate::embedded().len()
     );
     assert_eq!(report["schema_version"], newest);
-
-    drop(check);
-    drop(migrator);
-    let _ = admin
-        .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .await;
 }

@@ -356,6 +356,75 @@ async fn a_pep_or_sanctions_hit_is_screened_and_alerted_for_compliance() {
     );
 }
 
+/// Everything the user can read about their verification: the stored reason (what
+/// `GET /v1/kyc/status` shows) and the bodies of their notifications.
+async fn what_the_user_sees(
+    app: &TestApp,
+    user: uuid::Uuid,
+) -> (String, Option<String>, Vec<String>) {
+    let (kyc, reason) = status(app, user).await;
+    let notes = app
+        .db
+        .query(
+            "SELECT title || ' ' || body FROM notifications WHERE user_id = $1 ORDER BY created_at",
+            &[&user],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    (kyc, reason, notes)
+}
+
+#[tokio::test]
+async fn a_screening_hit_never_shows_the_user_sumsubs_comments() {
+    // No tipping-off: a review that carries PEP or sanctions labels shows the user only the
+    // neutral text, never the moderation comment (nor the client comment) that came with it.
+    let (app, user) = app_with_applicant().await;
+    for (reject, at, labels) in [
+        ("RETRY", "2026-11-22 10:00:00.000", &["PEP"][..]),
+        (
+            "FINAL",
+            "2026-11-22 10:01:00.000",
+            &["SANCTIONS", "FORGERY"][..],
+        ),
+    ] {
+        let body = reviewed(user, "RED", Some(reject), at, labels);
+        let res = post(&app, signed(&body, DigestAlg::HmacSha256Hex)).await;
+        assert_eq!(res.json()["status"], "applied", "{reject}");
+    }
+    let (kyc, reason, notes) = what_the_user_sees(&app, user).await;
+    assert_eq!(kyc, "rejected");
+    assert_eq!(reason, None, "no provider text is kept to show");
+    assert_eq!(
+        notes,
+        [
+            "We need more from you Please check your documents and try again.",
+            "Identity verification failed We could not verify your identity, so you cannot send money with Drop.",
+        ]
+    );
+    // Compliance still gets the hits.
+    assert_eq!(app.count("screening_results").await, 2);
+    assert_eq!(app.count("aml_alerts WHERE status = 'open'").await, 2);
+
+    // A RED RETRY without a screening label does pass Sumsub's reason on.
+    let (app, user) = app_with_applicant().await;
+    let body = reviewed(
+        user,
+        "RED",
+        Some("RETRY"),
+        "2026-11-22 10:00:00.000",
+        &["BAD_SELFIE"],
+    );
+    post(&app, signed(&body, DigestAlg::HmacSha256Hex)).await;
+    let (kyc, reason, notes) = what_the_user_sees(&app, user).await;
+    assert_eq!(kyc, "resubmission_requested");
+    let comment = "Please upload a sharper photo of your passport.";
+    assert_eq!(reason.as_deref(), Some(comment));
+    assert_eq!(notes, [format!("We need more from you {comment}")]);
+}
+
 #[tokio::test]
 async fn an_event_for_an_unknown_applicant_is_kept_for_investigation() {
     let app = TestApp::new().await;

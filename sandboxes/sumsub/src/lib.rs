@@ -14,6 +14,7 @@
 //!   `GET /resources/applicants/-;externalUserId={id}/one` — the applicant and its review
 //! - `POST /resources/accessTokens/sdk` — a WebSDK token; starts the simulated review
 //! - `POST /sandbox/applicants/{applicantId}/review` — sandbox only: decide a review now
+//! - `GET /sandbox/requests` — sandbox only: the requests it was sent (read-only)
 //!
 //! All state is in memory and bounded; it is gone when the sandbox stops.
 
@@ -28,6 +29,7 @@ mod applicants;
 mod auth;
 mod clock;
 mod ids;
+mod received;
 mod review;
 mod signing;
 mod simulation;
@@ -39,6 +41,7 @@ mod webhook;
 #[cfg(test)]
 mod tests;
 
+use received::Received;
 use store::Store;
 use web::Reply;
 use webhook::Webhooks;
@@ -103,6 +106,7 @@ pub async fn serve(
     let sandbox = Arc::new(Sandbox {
         webhooks: Webhooks::new(&config.webhook_url, &config.webhook_secret),
         store: Store::default(),
+        received: Received::default(),
         config,
     });
     if let Ok(addr) = listener.local_addr() {
@@ -124,6 +128,7 @@ pub async fn serve(
 pub(crate) struct Sandbox {
     config: SandboxConfig,
     store: Store,
+    received: Received,
     webhooks: Webhooks,
 }
 
@@ -136,10 +141,16 @@ async fn handle(sandbox: &Arc<Sandbox>, req: http::Request<Incoming>) -> Reply {
             "Request body is too large",
         );
     };
+    let path_with_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    if parts.uri.path() != "/sandbox/requests" {
+        sandbox
+            .received
+            .record(parts.method.as_str(), path_with_query, &body);
+    }
     let request = auth::SignedRequest {
         headers: &parts.headers,
         method: parts.method.as_str(),
-        path_with_query: parts.uri.path_and_query().map_or("/", |pq| pq.as_str()),
+        path_with_query,
         body: &body,
     };
     if let Err(description) = auth::check(&sandbox.config, &request, clock::unix_now()) {
@@ -171,6 +182,10 @@ fn route(
         "/resources/applicants" | "/resources/accessTokens/sdk" => {
             return web::method_not_allowed("POST")
         }
+        "/sandbox/requests" if get => {
+            return web::json(http::StatusCode::OK, &sandbox.received.to_json())
+        }
+        "/sandbox/requests" => return web::method_not_allowed("GET"),
         _ => {}
     }
     let one = path

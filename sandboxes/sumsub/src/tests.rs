@@ -684,3 +684,36 @@ async fn refuses_to_serve_without_credentials() {
     .await
     .unwrap();
 }
+
+#[tokio::test]
+async fn lists_what_it_was_sent_to_a_signed_reader_only() {
+    let sb = Sandbox::start("http://127.0.0.1:9/webhooks/sumsub".into()).await;
+    sb.create("user-1", "Kari", "Nordmann").await;
+    let resp = sb
+        .request(Auth::Unsigned, Method::GET, "/sandbox/requests", None)
+        .await;
+    error_body(resp, StatusCode::UNAUTHORIZED).await;
+    let resp = sb.post("/sandbox/requests", &json!({})).await;
+    error_body(resp, StatusCode::METHOD_NOT_ALLOWED).await;
+
+    let resp = sb.get("/sandbox/requests").await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let log: Value = resp.json().await.unwrap();
+    let requests = log["requests"].as_array().unwrap();
+    // The create as sent; requests for the list itself are not listed.
+    assert_eq!(requests.len(), 1, "{log}");
+    assert_eq!(requests[0]["method"], "POST");
+    assert_eq!(
+        requests[0]["path"],
+        format!("/resources/applicants?levelName={LEVEL}")
+    );
+    let body: Value = serde_json::from_str(requests[0]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        body,
+        json!({
+            "externalUserId": "user-1",
+            "fixedInfo": { "firstName": "Kari", "lastName": "Nordmann", "dob": "1990-01-31" },
+        })
+    );
+    sb.stop().await;
+}

@@ -112,6 +112,23 @@ pub struct KycEvent {
     pub screening_hits: Vec<&'static str>,
 }
 
+
+impl KycEvent {
+    /// The provider's reason the user is shown when this event moves them to `to`: its
+    /// moderation comment for a resubmission request or a rejection — and nothing when the
+    /// review carries a screening hit (PEP, sanctions, adverse media), so the user sees only
+    /// the neutral text of [`notice`] and is never tipped off (AMLD 2015/849 art. 39).
+    pub fn reason_for_user(&self, to: KycStatus) -> Option<&str> {
+        match to {
+            _ if !self.screening_hits.is_empty() => None,
+            KycStatus::ResubmissionRequested | KycStatus::Rejected => {
+                self.moderation_comment.as_deref()
+            }
+            _ => None,
+        }
+    }
+}
+
 /// What applying an event did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KycOutcome {
@@ -262,6 +279,42 @@ mod tests {
             transition(Approved, S::Other, false),
             KycTransition::Keep("ignored_type")
         );
+    }
+
+    fn red(screening_hits: Vec<&'static str>) -> KycEvent {
+        KycEvent {
+            event_type: "applicantReviewed".into(),
+            applicant_id: "a".into(),
+            external_user_id: None,
+            signal: S::Reviewed(ResubmissionRequested),
+            review_answer: Some("RED"),
+            reject_type: Some("RETRY"),
+            reject_labels: Vec::new(),
+            review_status: Some("completed".into()),
+            moderation_comment: Some("Upload a sharper photo.".into()),
+            created_at: None,
+            screening_hits,
+        }
+    }
+
+    #[test]
+    fn the_user_sees_the_providers_reason_only_without_a_screening_hit() {
+        let plain = red(Vec::new());
+        assert_eq!(
+            plain.reason_for_user(ResubmissionRequested),
+            Some("Upload a sharper photo.")
+        );
+        assert_eq!(
+            plain.reason_for_user(Rejected),
+            Some("Upload a sharper photo.")
+        );
+        assert_eq!(plain.reason_for_user(OnHold), None);
+        for hits in [vec!["pep"], vec!["sanctions"], vec!["adverse_media", "pep"]] {
+            let screened = red(hits);
+            for to in [ResubmissionRequested, Rejected, OnHold, Approved] {
+                assert_eq!(screened.reason_for_user(to), None, "{to:?}");
+            }
+        }
     }
 
     #[test]

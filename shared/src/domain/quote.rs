@@ -279,21 +279,47 @@ mod tests {
     }
 
     proptest! {
-        /// The recipient never gets less than the exact converted amount by a minor unit or
-        /// more, and never more than it.
+        /// Every figure from the rules written out, in whole minor units: customer rate =
+        /// reference × (1 − mark-up), cut to 6 decimals; fee = 0.5 % of the amount sent,
+        /// rounded down to the øre; total = sent + fee; received = sent × customer rate,
+        /// rounded down to the payout currency's minor unit (PKR 2 decimals, VND none, ISO
+        /// 4217); mark-up shown = (reference − customer rate) / reference in percent, rounded
+        /// up to 2 decimals.
         #[test]
-        fn receive_is_exact_amount_rounded_down_by_less_than_one_minor_unit(
-            ore in 10_000i64..=5_000_000, reference in 1u64..=100_000_000, markup in 0u32..=500,
+        fn every_figure_follows_the_pricing_rules(
+            ore in 10_000i64..=5_000_000,
+            micro_rate in 1i64..=100_000_000,
+            markup in 0u32..=500,
+            (country, currency, minor_digits) in prop_oneof![
+                Just(("PK", Currency::PKR, 2u32)),
+                Just(("VN", Currency::VND, 0u32)),
+            ],
         ) {
             let send = Money::new(Decimal::new(ore, 2), Currency::NOK).unwrap();
-            let r = rate(Currency::PKR, Decimal::new(reference as i64, 6), markup);
-            let q = PricingPolicy::default().price(send, corridor("PK"), &r, datetime!(2026-11-22 10:00 UTC)).unwrap();
-            let exact = send.amount() * q.customer_rate;
-            prop_assert!(q.receive.amount() <= exact);
-            prop_assert!(exact - q.receive.amount() < dec!(0.01));
-            prop_assert!(q.customer_rate <= q.reference_rate);
-            prop_assert_eq!(q.total_charged.amount(), send.amount() + q.fee.amount());
-            prop_assert!(q.markup_percent * dec!(100) >= Decimal::from(markup));
+            let reference = Decimal::new(micro_rate, 6);
+            let r = rate(currency, reference, markup);
+            let q = PricingPolicy::default()
+                .price(send, corridor(country), &r, datetime!(2026-11-22 10:00 UTC))
+                .unwrap();
+
+            let million = Decimal::from(1_000_000);
+            let keep = Decimal::ONE - Decimal::from(markup) / Decimal::from(10_000);
+            let customer_rate = (reference * keep * million).floor() / million;
+            prop_assert_eq!(q.customer_rate, customer_rate);
+
+            let fee = (Decimal::from(ore) * dec!(0.005)).floor() / Decimal::ONE_HUNDRED;
+            prop_assert_eq!(q.fee.amount(), fee);
+            prop_assert_eq!(q.total_charged.amount(), send.amount() + fee);
+
+            let minor = Decimal::from(10i64.pow(minor_digits));
+            let receive = (send.amount() * customer_rate * minor).floor() / minor;
+            prop_assert_eq!(q.receive.amount(), receive);
+            prop_assert_eq!(q.receive.currency(), currency);
+
+            let markup_shown = ((reference - customer_rate) / reference * dec!(10_000)).ceil()
+                / Decimal::ONE_HUNDRED;
+            prop_assert_eq!(q.markup_percent, markup_shown);
+            prop_assert_eq!(q.reference_rate, reference);
         }
     }
 }

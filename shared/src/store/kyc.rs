@@ -111,12 +111,7 @@ pub async fn apply_event(
     };
 
     if let KycOutcome::Changed { from, to, .. } = outcome {
-        let reason = match to {
-            KycStatus::ResubmissionRequested | KycStatus::Rejected => {
-                event.moderation_comment.clone()
-            }
-            _ => None,
-        };
+        let reason = event.reason_for_user(to);
         tx.query_typed(
             "UPDATE users SET kyc_status = $2, kyc_reason = $3, kyc_reviewed_at = now(), sumsub_applicant_id = $4 WHERE id = $1",
             &[(&user_id, Type::UUID), (&to.as_str(), Type::TEXT), (&reason, Type::TEXT), (&event.applicant_id, Type::TEXT)],
@@ -129,7 +124,7 @@ pub async fn apply_event(
             details: serde_json::json!({"from": from.as_str(), "to": to.as_str(), "event": event.event_type, "provider": "sumsub"}),
         };
         crate::store::audit::record(tx, origin, entry).await?;
-        let (title, body) = notice(to, reason.as_deref());
+        let (title, body) = notice(to, reason);
         tx.query_typed(
             "INSERT INTO notifications (user_id, kind, title, body, data) VALUES ($1, $2, $3, $4, $5)",
             &[

@@ -85,7 +85,10 @@ impl fmt::Debug for AccountNumber {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{one_digit_mutations, vector_values, vector_weights, with_mod11};
+    use super::super::tests::{
+        ends_in_mod11, one_digit_mutations, vector_values, vector_weights, with_check_digit_ten,
+        with_mod11,
+    };
     use super::*;
     use proptest::prelude::*;
 
@@ -162,38 +165,68 @@ mod tests {
         assert_eq!(AccountNumber::try_from("86011117947").unwrap(), a);
     }
 
+    /// Kontonummer weights, as the ECBS register gives them (and as the vector file lists).
+    const KONTONUMMER_WEIGHTS: [u32; 10] = [5, 4, 3, 2, 7, 6, 5, 4, 3, 2];
+
+    /// A valid account number, built: ten digits, then their MOD11 check digit (prefixes whose
+    /// check digit would be 10 have no valid number and are skipped).
+    fn valid_account() -> impl Strategy<Value = String> {
+        "[0-9]{10}".prop_filter_map("check digit 10", |prefix| {
+            with_mod11(&prefix, &KONTONUMMER_WEIGHTS)
+        })
+    }
+
+    /// Ten digits whose check digit would be 10.
+    fn check_digit_ten_prefix() -> impl Strategy<Value = String> {
+        "[0-9]{9}".prop_filter_map("no tenth digit fits", |nine| {
+            with_check_digit_ten(&nine, &KONTONUMMER_WEIGHTS)
+        })
+    }
+
     proptest! {
         #[test]
-        fn generated_numbers_parse_and_round_trip(prefix in "[0-9]{10}") {
-            if let Some(v) = with_mod11(&prefix, &WEIGHTS) {
-                let a: AccountNumber = v.parse().unwrap();
-                prop_assert_eq!(a.as_str(), v.as_str());
-                prop_assert_eq!(a.as_str().parse::<AccountNumber>().unwrap(), a);
-                let dotted = format!("{}.{}.{}", &v[..4], &v[4..6], &v[6..]);
-                prop_assert_eq!(dotted.parse::<AccountNumber>().unwrap(), a);
-            } else {
-                for k in 0..=9 {
-                    let v = format!("{prefix}{k}");
-                    prop_assert!(v.parse::<AccountNumber>().is_err(), "{}", v);
-                }
+        fn valid_numbers_parse_in_every_written_form(v in valid_account()) {
+            let a: AccountNumber = v.parse().unwrap();
+            prop_assert_eq!(a.as_str(), v.as_str());
+            prop_assert_eq!(a.last4(), &v[7..]);
+            prop_assert_eq!(a.to_string(), v.clone());
+            prop_assert_eq!(format!("{a:?}"), format!("AccountNumber(*******{})", &v[7..]));
+            for sep in [".", " "] {
+                let grouped = format!("{}{sep}{}{sep}{}", &v[..4], &v[4..6], &v[6..]);
+                prop_assert_eq!(grouped.parse::<AccountNumber>().unwrap(), a);
+            }
+            prop_assert_eq!(serde_json::to_string(&a).unwrap(), format!("\"{v}\""));
+        }
+
+        /// Ten digits whose check digit would be 10 start no account number.
+        #[test]
+        fn no_number_follows_a_prefix_with_check_digit_ten(prefix in check_digit_ten_prefix()) {
+            prop_assert_eq!(with_mod11(&prefix, &KONTONUMMER_WEIGHTS), None);
+            for k in 0..=9 {
+                let v = format!("{prefix}{k}");
+                prop_assert_eq!(v.parse::<AccountNumber>(), Err(AccountNumberError::CheckDigit));
             }
         }
 
         /// Every weight (and the check digit's implicit 1) is non-zero modulo the prime 11,
         /// so every single-digit change is caught.
         #[test]
-        fn one_digit_mutations_are_rejected(prefix in "[0-9]{10}") {
-            if let Some(v) = with_mod11(&prefix, &WEIGHTS) {
-                for m in one_digit_mutations(&v) {
-                    prop_assert_eq!(m.parse::<AccountNumber>(), Err(AccountNumberError::CheckDigit));
-                }
+        fn one_digit_mutations_are_rejected(v in valid_account()) {
+            for m in one_digit_mutations(&v) {
+                prop_assert_eq!(m.parse::<AccountNumber>(), Err(AccountNumberError::CheckDigit));
             }
         }
 
+        /// Whatever parses is eleven digits ending in their check digit.
         #[test]
-        fn arbitrary_input_never_panics(s in any::<String>(), near in "[0-9. ]{0,14}") {
-            let _ = s.parse::<AccountNumber>();
-            let _ = near.parse::<AccountNumber>();
+        fn only_valid_numbers_parse(s in any::<String>(), near in "[0-9. ]{0,14}") {
+            for input in [&s, &near] {
+                if let Ok(a) = input.parse::<AccountNumber>() {
+                    let digits: String = input.chars().filter(char::is_ascii_digit).collect();
+                    prop_assert_eq!(a.as_str(), digits.as_str());
+                    prop_assert!(ends_in_mod11(&digits, &KONTONUMMER_WEIGHTS), "{}", input);
+                }
+            }
         }
     }
 }

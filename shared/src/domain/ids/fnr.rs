@@ -179,9 +179,12 @@ impl fmt::Debug for Fodselsnummer {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{one_digit_mutations, vector_values, vector_weights};
+    use super::super::tests::{
+        mod11_sum, one_digit_mutations, vector_values, vector_weights, with_mod11,
+    };
     use super::*;
     use proptest::prelude::*;
+    use std::ops::RangeInclusive;
     use time::macros::date;
 
     fn fnr(s: &str) -> Fodselsnummer {
@@ -377,34 +380,74 @@ mod tests {
         const { assert!(!Probe::<Fodselsnummer>::IMPLEMENTS) };
     }
 
+    // The rules again, written out for the tests apart from the code under test.
+
+    const K1_W: [u32; 9] = [3, 7, 6, 1, 8, 9, 4, 5, 2];
+    const K2_W: [u32; 10] = [5, 4, 3, 2, 7, 6, 5, 4, 3, 2];
+
+    /// The individual numbers allocated to people born in `year` (Skatteetaten).
+    fn allocated(year: i32) -> Vec<RangeInclusive<u32>> {
+        match year {
+            1854..=1899 => vec![500..=749],
+            1900..=1939 => vec![0..=499],
+            1940..=1999 => vec![0..=499, 900..=999],
+            2000..=2039 => vec![500..=999],
+            _ => vec![],
+        }
+    }
+
     /// The number with these fields (D-number and synthetic offsets already added) and K1
     /// chosen so that (s₁ + K1) mod 11 = `remainder`; `None` where K1 or K2 would be 10.
     fn build(day: u32, month: u32, yy: u32, individual: u32, remainder: u32) -> Option<String> {
         let nine = format!("{day:02}{month:02}{yy:02}{individual:03}");
-        let d: Vec<u32> = nine.bytes().map(|b| u32::from(b - b'0')).collect();
-        let k1 = (remainder + 11 * 10 - super::super::weighted_sum(&d, &K1_WEIGHTS) % 11) % 11;
+        let k1 = (remainder + 11 * 10 - mod11_sum(&nine, &K1_W) % 11) % 11;
         let ten = format!("{nine}{}", (k1 < 10).then_some(k1)?);
-        super::super::tests::with_mod11(&ten, &K2_WEIGHTS)
+        with_mod11(&ten, &K2_W)
     }
 
-    /// A valid number with its birth date and kind flags.
+    /// The birth date an eleven-digit string stands for if it is a valid number, by the rules
+    /// in the module docs; `None` if it is not one.
+    fn independently_valid(v: &str) -> Option<Date> {
+        let digit = |i: usize| u32::from(v.as_bytes()[i] - b'0');
+        let number = |from: usize, to: usize| v[from..to].parse::<u32>().ok();
+        let k1_ok = (mod11_sum(&v[..9], &K1_W) + digit(9)) % 11 <= 3;
+        let k2_ok = (mod11_sum(&v[..10], &K2_W) + digit(10)) % 11 == 0;
+        if !(k1_ok && k2_ok) {
+            return None;
+        }
+        let (mut day, mut month) = (number(0, 2)?, number(2, 4)?);
+        if day > 40 {
+            day -= 40;
+        }
+        if month > 80 {
+            month -= 80;
+        }
+        let (yy, individual) = (i32::try_from(number(4, 6)?).ok()?, number(6, 9)?);
+        let year = [1800, 1900, 2000]
+            .into_iter()
+            .map(|century| century + yy)
+            .find(|year| allocated(*year).iter().any(|r| r.contains(&individual)))?;
+        let month = Month::try_from(u8::try_from(month).ok()?).ok()?;
+        Date::from_calendar_date(year, month, u8::try_from(day).ok()?).ok()
+    }
+
+    /// A valid number, built from its parts, with its birth date and kind flags.
     fn valid_number() -> impl Strategy<Value = (String, Date, bool, bool)> {
         (
             (1854i32..=2039, 1u8..=12, 1u8..=31),
-            0u32..1000,
+            any::<prop::sample::Index>(),
             0u32..4,
             any::<bool>(),
             any::<bool>(),
         )
             .prop_filter_map(
-                "not a number",
-                |((year, month, day), individual, remainder, d, synthetic)| {
+                "no such date, or a check digit would be 10",
+                |((year, month, day), pick, remainder, d, synthetic)| {
                     let born =
                         Date::from_calendar_date(year, Month::try_from(month).ok()?, day).ok()?;
+                    let individuals: Vec<u32> = allocated(year).into_iter().flatten().collect();
+                    let individual = individuals[pick.index(individuals.len())];
                     let yy = u32::try_from(year % 100).ok()?;
-                    if birth_year(yy, individual)? != year {
-                        return None;
-                    }
                     let day = u32::from(day) + if d { 40 } else { 0 };
                     let month = u32::from(month) + if synthetic { 80 } else { 0 };
                     Some((
@@ -421,10 +464,19 @@ mod tests {
         #[test]
         fn generated_numbers_parse((v, born, d, synthetic) in valid_number()) {
             let p = fnr(&v);
+            prop_assert_eq!(p.expose(), v.as_str());
             prop_assert_eq!(p.birth_date(), born);
             prop_assert_eq!(p.is_d_number(), d);
             prop_assert_eq!(p.is_synthetic(), synthetic);
-            prop_assert_eq!(&fnr(p.expose()), &p);
+            let kind = match (d, synthetic) {
+                (_, true) => FodselsnummerKind::Synthetic,
+                (true, false) => FodselsnummerKind::DNumber,
+                (false, false) => FodselsnummerKind::Fnr,
+            };
+            prop_assert_eq!(p.kind(), kind);
+            prop_assert_eq!(p.age_on(born), 0);
+            prop_assert_eq!(format!("{p} {p:?}"), "*********** Fodselsnummer(***********)");
+            prop_assert_eq!(independently_valid(&v), Some(born));
         }
 
         /// K2 has a non-zero weight on every digit modulo the prime 11, so every
@@ -436,11 +488,23 @@ mod tests {
             }
         }
 
+        /// Eleven digits parse exactly when the rules say they are a number, to the same
+        /// birth date.
         #[test]
-        fn arbitrary_input_never_panics(s in any::<String>(), digits in "[0-9]{11}") {
-            let _ = s.parse::<Fodselsnummer>();
-            if let Ok(p) = digits.parse::<Fodselsnummer>() {
-                prop_assert_eq!(p.expose(), digits.as_str());
+        fn digits_parse_exactly_when_the_rules_allow(
+            v in prop_oneof![
+                "[0-9]{11}",
+                valid_number().prop_map(|(v, _, _, _)| v),
+            ],
+        ) {
+            let parsed = v.parse::<Fodselsnummer>().ok().map(|p| p.birth_date());
+            prop_assert_eq!(parsed, independently_valid(&v), "{}", v);
+        }
+
+        #[test]
+        fn arbitrary_input_never_panics(s in any::<String>()) {
+            if let Ok(p) = s.parse::<Fodselsnummer>() {
+                prop_assert_eq!(p.expose(), s.as_str());
             }
         }
     }

@@ -176,10 +176,39 @@ mod tests {
         serde_json::from_value(vectors()[section][key].clone()).unwrap()
     }
 
-    /// Appends the MOD11 check digit to `prefix` (ASCII digits), or `None` where it would be 10.
+    /// Σ weightᵢ·digitᵢ over ASCII `digits`, one weight per digit; written out here, apart
+    /// from the code under test.
+    pub(crate) fn mod11_sum(digits: &str, weights: &[u32]) -> u32 {
+        assert_eq!(digits.len(), weights.len(), "one weight per digit");
+        digits
+            .bytes()
+            .zip(weights)
+            .map(|(b, w)| u32::from(b - b'0') * w)
+            .sum()
+    }
+
+    /// Appends the MOD11 check digit to `prefix` (ASCII digits), or `None` where it would be 10:
+    /// with s = [`mod11_sum`] the check digit is 11 − (s mod 11), and 11 becomes 0.
     pub(crate) fn with_mod11(prefix: &str, weights: &[u32]) -> Option<String> {
-        let digits: Vec<u32> = prefix.bytes().map(|b| u32::from(b - b'0')).collect();
-        mod11_check_digit(&digits, weights).map(|c| format!("{prefix}{c}"))
+        match (11 - mod11_sum(prefix, weights) % 11) % 11 {
+            10 => None,
+            check => Some(format!("{prefix}{check}")),
+        }
+    }
+
+    /// `free` (ASCII digits, one fewer than `weights`) and the digit that makes
+    /// Σ weightᵢ·digitᵢ ≡ 1 (mod 11), so that the check digit would be 10; `None` if no digit
+    /// does.
+    pub(crate) fn with_check_digit_ten(free: &str, weights: &[u32]) -> Option<String> {
+        (0..=9)
+            .map(|d| format!("{free}{d}"))
+            .find(|prefix| mod11_sum(prefix, weights) % 11 == 1)
+    }
+
+    /// Whether `digits` (ASCII) end in their MOD11 check digit, by [`with_mod11`].
+    pub(crate) fn ends_in_mod11(digits: &str, weights: &[u32]) -> bool {
+        let (prefix, _) = digits.split_at(digits.len() - 1);
+        with_mod11(prefix, weights).as_deref() == Some(digits)
     }
 
     /// Every string that differs from `s` (ASCII digits) in exactly one digit position.

@@ -80,7 +80,10 @@ impl fmt::Debug for OrganisationNumber {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{one_digit_mutations, vector_values, vector_weights, with_mod11};
+    use super::super::tests::{
+        ends_in_mod11, one_digit_mutations, vector_values, vector_weights, with_check_digit_ten,
+        with_mod11,
+    };
     use super::*;
     use proptest::prelude::*;
 
@@ -145,36 +148,71 @@ mod tests {
         assert_eq!(OrganisationNumber::try_from("988077917").unwrap(), o);
     }
 
+    /// Organisation number weights, as Brønnøysundregistrene give them (and the vector file).
+    const ORGNR_WEIGHTS: [u32; 8] = [3, 2, 7, 6, 5, 4, 3, 2];
+
+    /// A valid organisation number, built: 8 or 9, seven digits, then the MOD11 check digit
+    /// (prefixes whose check digit would be 10 have no valid number and are skipped).
+    fn valid_orgnr() -> impl Strategy<Value = String> {
+        "[89][0-9]{7}".prop_filter_map("check digit 10", |prefix| {
+            with_mod11(&prefix, &ORGNR_WEIGHTS)
+        })
+    }
+
     proptest! {
         #[test]
-        fn generated_numbers_parse_and_round_trip(prefix in "[89][0-9]{7}") {
-            if let Some(v) = with_mod11(&prefix, &WEIGHTS) {
-                let o: OrganisationNumber = v.parse().unwrap();
-                prop_assert_eq!(o.as_str(), v.as_str());
-                prop_assert_eq!(o.as_str().parse::<OrganisationNumber>().unwrap(), o);
-            } else {
-                for k in 0..=9 {
-                    let v = format!("{prefix}{k}");
-                    prop_assert!(v.parse::<OrganisationNumber>().is_err(), "{}", v);
-                }
+        fn valid_numbers_parse_in_every_written_form(v in valid_orgnr()) {
+            let o: OrganisationNumber = v.parse().unwrap();
+            prop_assert_eq!(o.as_str(), v.as_str());
+            prop_assert_eq!(o.to_string(), v.clone());
+            prop_assert_eq!(format!("{o:?}"), format!("OrganisationNumber({v})"));
+            let grouped = format!("{} {} {}", &v[..3], &v[3..6], &v[6..]);
+            prop_assert_eq!(grouped.parse::<OrganisationNumber>().unwrap(), o);
+            prop_assert_eq!(serde_json::to_string(&o).unwrap(), format!("\"{v}\""));
+        }
+
+        /// Eight digits whose check digit would be 10 start no organisation number.
+        #[test]
+        fn no_number_follows_a_prefix_with_check_digit_ten(
+            prefix in "[89][0-9]{6}".prop_filter_map("no eighth digit fits", |seven| {
+                with_check_digit_ten(&seven, &ORGNR_WEIGHTS)
+            }),
+        ) {
+            prop_assert_eq!(with_mod11(&prefix, &ORGNR_WEIGHTS), None);
+            for k in 0..=9 {
+                let v = format!("{prefix}{k}");
+                prop_assert_eq!(v.parse::<OrganisationNumber>(), Err(OrganisationNumberError::CheckDigit));
+            }
+        }
+
+        /// A number with the right check digit but another first digit is refused.
+        #[test]
+        fn only_8_and_9_start_a_number(prefix in "[0-7][0-9]{7}") {
+            if let Some(v) = with_mod11(&prefix, &ORGNR_WEIGHTS) {
+                prop_assert_eq!(v.parse::<OrganisationNumber>(), Err(OrganisationNumberError::FirstDigit));
             }
         }
 
         /// Every weight (and the check digit's implicit 1) is non-zero modulo the prime 11,
         /// so every single-digit change is caught (by the first-digit rule or the check digit).
         #[test]
-        fn one_digit_mutations_are_rejected(prefix in "[89][0-9]{7}") {
-            if let Some(v) = with_mod11(&prefix, &WEIGHTS) {
-                for m in one_digit_mutations(&v) {
-                    prop_assert!(m.parse::<OrganisationNumber>().is_err(), "{} from {}", m, v);
-                }
+        fn one_digit_mutations_are_rejected(v in valid_orgnr()) {
+            for m in one_digit_mutations(&v) {
+                prop_assert!(m.parse::<OrganisationNumber>().is_err(), "{} from {}", m, v);
             }
         }
 
+        /// Whatever parses is nine digits starting with 8 or 9 and ending in the check digit.
         #[test]
-        fn arbitrary_input_never_panics(s in any::<String>(), near in "[0-9 ]{0,12}") {
-            let _ = s.parse::<OrganisationNumber>();
-            let _ = near.parse::<OrganisationNumber>();
+        fn only_valid_numbers_parse(s in any::<String>(), near in "[0-9 ]{0,12}") {
+            for input in [&s, &near] {
+                if let Ok(o) = input.parse::<OrganisationNumber>() {
+                    let digits: String = input.chars().filter(char::is_ascii_digit).collect();
+                    prop_assert_eq!(o.as_str(), digits.as_str());
+                    prop_assert!(digits.starts_with(['8', '9']), "{}", input);
+                    prop_assert!(ends_in_mod11(&digits, &ORGNR_WEIGHTS), "{}", input);
+                }
+            }
         }
     }
 }
