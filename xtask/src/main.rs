@@ -109,6 +109,19 @@ fn port_from_env(var: &str, default: u16) -> Result<u16, String> {
     }
 }
 
+/// The local server's database: the functions connect as the application role `drop_app`;
+/// the server migrates as the owner and creates that role with its grants.
+fn database_env(cmd: &mut Command, pg_port: u16) {
+    cmd.env(
+        "DATABASE_URL",
+        format!("postgres://drop_app@127.0.0.1:{pg_port}/drop"),
+    )
+    .env(
+        "DATABASE_MIGRATION_URL",
+        format!("postgres://postgres@127.0.0.1:{pg_port}/drop"),
+    );
+}
+
 /// AWS settings for moto; real credentials and profiles are kept away from local runs.
 fn aws_env(cmd: &mut Command, moto: &Moto) {
     cmd.env("AWS_ENDPOINT_URL", moto.url())
@@ -247,15 +260,12 @@ fn dev(repo: &Repo) -> Result<i32, String> {
 
     let mut cmd = Command::new(&bin);
     cmd.current_dir(&repo.root)
-        .env(
-            "DATABASE_URL",
-            format!("postgres://postgres@127.0.0.1:{}/drop", pg.port),
-        )
         .env("DROP_STAGE", "local")
         .env("DROP_PORT", api_port.to_string())
         .stdin(Stdio::null())
         .process_group(0);
     aws_env(&mut cmd, moto);
+    database_env(&mut cmd, pg.port);
     let passed: Vec<&str> = PASS_THROUGH
         .iter()
         .copied()
@@ -578,10 +588,6 @@ fn bench(repo: &Repo) -> Result<i32, String> {
             let mut server = Command::new(release.join("drop-local"));
             server
                 .current_dir(&repo.root)
-                .env(
-                    "DATABASE_URL",
-                    format!("postgres://postgres@127.0.0.1:{pg_port}/drop"),
-                )
                 .env("DROP_STAGE", "local")
                 .env("DROP_PORT", api_port.to_string())
                 .env("DROP_RATE_LIMITS", limits)
@@ -590,6 +596,7 @@ fn bench(repo: &Repo) -> Result<i32, String> {
                 .stdout(Stdio::null())
                 .process_group(0);
             aws_env(&mut server, moto);
+            database_env(&mut server, pg_port);
             let mut child = server
                 .spawn()
                 .map_err(|e| format!("bench: drop-local: {e}"))?;

@@ -5,6 +5,7 @@ pub mod kyc;
 pub mod migrate;
 pub mod pool;
 pub mod rates;
+pub mod roles;
 pub mod users;
 
 pub use pool::{Db, DbError};
