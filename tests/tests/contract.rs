@@ -278,9 +278,11 @@ fn local_provisioning_creates_what_the_template_declares() {
         assert!(queues.contains_key(&format!("{name}-dlq")), "{name}-dlq");
     }
     assert_eq!(queues.len(), 2 * QUEUES.len());
+    // The application role's database secret, which locally is the user in DATABASE_URL.
     let expected_secrets: BTreeSet<_> = GENERATED_SECRETS
         .iter()
         .chain(PROVIDER_SECRETS.iter().map(|(name, _)| name))
+        .chain(&["database-app"])
         .map(|s| format!("drop/${{Stage}}/{s}"))
         .collect();
     assert_eq!(secrets, expected_secrets);
