@@ -174,9 +174,9 @@ pub async fn authenticate(
         ));
     }
 
-    let conn = state.db.conn().await?;
-    let row = conn
-        .query_typed(
+    let row = state
+        .db
+        .read(
             "SELECT u.roles, u.blocked_at IS NOT NULL, u.given_name, u.family_name, u.birth_date, u.phone_e164,
                     u.email, u.kyc_status, u.created_at, u.kyc_reason,
                     (SELECT count(*) FROM bank_accounts b WHERE b.user_id = u.id AND b.removed_at IS NULL)
