@@ -109,7 +109,11 @@ async fn the_application_role_cannot_alter_any_table_nor_create_one() {
     let all = tables(&app.db).await;
     assert!(all.len() > 20, "{all:?}");
     for table in &all {
-        refused(&db, &format!("ALTER TABLE {table} ADD COLUMN sneaky integer")).await;
+        refused(
+            &db,
+            &format!("ALTER TABLE {table} ADD COLUMN sneaky integer"),
+        )
+        .await;
         refused(&db, &format!("ALTER TABLE {table} DISABLE TRIGGER ALL")).await;
         refused(&db, &format!("DROP TABLE {table}")).await;
     }
@@ -119,7 +123,10 @@ async fn the_application_role_cannot_alter_any_table_nor_create_one() {
         "CREATE FUNCTION sneaky() RETURNS integer LANGUAGE sql AS 'SELECT 1'",
     )
     .await;
-    println!("{} tables: none alterable by the application role", all.len());
+    println!(
+        "{} tables: none alterable by the application role",
+        all.len()
+    );
 }
 
 #[tokio::test]
@@ -155,14 +162,31 @@ async fn every_table_has_exactly_its_listed_privileges() {
         .get(0);
     let all = tables(&app.db).await;
     let listed: Vec<&str> = TABLE_PRIVILEGES.iter().map(|(t, _)| *t).collect();
-    let unlisted: Vec<&String> = all.iter().filter(|t| !listed.contains(&t.as_str())).collect();
+    let unlisted: Vec<&String> = all
+        .iter()
+        .filter(|t| !listed.contains(&t.as_str()))
+        .collect();
     assert!(unlisted.is_empty(), "not in TABLE_PRIVILEGES: {unlisted:?}");
-    let gone: Vec<&&str> = listed.iter().filter(|t| !all.iter().any(|a| a == *t)).collect();
-    assert!(gone.is_empty(), "in TABLE_PRIVILEGES but not in the schema: {gone:?}");
+    let gone: Vec<&&str> = listed
+        .iter()
+        .filter(|t| !all.iter().any(|a| a == *t))
+        .collect();
+    assert!(
+        gone.is_empty(),
+        "in TABLE_PRIVILEGES but not in the schema: {gone:?}"
+    );
 
     let mut granted = 0;
     for (table, privileges) in TABLE_PRIVILEGES {
-        for privilege in ["SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"] {
+        for privilege in [
+            "SELECT",
+            "INSERT",
+            "UPDATE",
+            "DELETE",
+            "TRUNCATE",
+            "REFERENCES",
+            "TRIGGER",
+        ] {
             let has: bool = app
                 .db
                 .query_one(
@@ -172,7 +196,11 @@ async fn every_table_has_exactly_its_listed_privileges() {
                 .await
                 .unwrap()
                 .get(0);
-            assert_eq!(has, privileges.contains(&privilege), "{privilege} on {table}");
+            assert_eq!(
+                has,
+                privileges.contains(&privilege),
+                "{privilege} on {table}"
+            );
             granted += usize::from(has);
         }
     }
@@ -210,5 +238,7 @@ async fn grants_are_reapplied_after_a_later_migration() {
     refused(&db, "DELETE FROM audit_log").await;
     refused(&db, "SELECT * FROM later_table").await;
     refused(&db, "INSERT INTO later_table DEFAULT VALUES").await;
-    db.batch_execute("SELECT count(*) FROM users").await.unwrap();
+    db.batch_execute("SELECT count(*) FROM users")
+        .await
+        .unwrap();
 }

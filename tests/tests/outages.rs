@@ -77,7 +77,15 @@ impl Cluster {
         run(pg_tool("initdb")
             .arg("-D")
             .arg(dir.join("data"))
-            .args(["-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"])
+            .args([
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ])
             .stdout(Stdio::null()));
         run(pg_tool("pg_ctl")
             .arg("-D")
@@ -334,7 +342,10 @@ async fn postgres_restarted_under_load_answers_503_never_500_and_recovers() {
     );
     assert!(other.is_empty(), "errors other than 503: {other:?}");
     assert!(ok > 0);
-    assert!(recovery < Duration::from_secs(2), "recovered in {recovery:?}");
+    assert!(
+        recovery < Duration::from_secs(2),
+        "recovered in {recovery:?}"
+    );
     for _ in 0..10 {
         read(&state).await.unwrap();
     }
@@ -345,7 +356,11 @@ fn assert_503_within(what: &str, started: Instant, bound: Duration, result: Resu
     let took = started.elapsed();
     let err = result.expect_err(what);
     println!("{what}: {} {} in {took:?}", err.status(), err.code.as_str());
-    assert_eq!(err.status(), StatusCode::SERVICE_UNAVAILABLE, "{what}: {err:?}");
+    assert_eq!(
+        err.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{what}: {err:?}"
+    );
     assert_eq!(err.code, ErrorCode::ServiceUnavailable, "{what}");
     assert!(err.retry_after.is_some(), "{what}: Retry-After");
     assert!(took < bound, "{what} took {took:?}");
@@ -384,11 +399,17 @@ async fn the_aws_emulator_paused_the_limiter_fails_open_within_3_s_and_the_rest_
     let sdk = moto.sdk().await;
     let table = "aws-paused";
     let clients = drop_shared::aws::Clients::new(&sdk, AwsDeadlines::default());
-    provision::ensure_table(&clients.dynamo, table).await.unwrap();
-    // The session key exists but this instance has not read it yet.
-    provision::ensure_secret(&clients.secrets, &format!("{table}/jwt-signing-key"), &"ab".repeat(32))
+    provision::ensure_table(&clients.dynamo, table)
         .await
         .unwrap();
+    // The session key exists but this instance has not read it yet.
+    provision::ensure_secret(
+        &clients.secrets,
+        &format!("{table}/jwt-signing-key"),
+        &"ab".repeat(32),
+    )
+    .await
+    .unwrap();
     let state = state(&url, &sdk, table);
     let (limiter, logins) = (&state.rate_limiter, &state.logins);
     assert!(matches!(
@@ -414,7 +435,10 @@ async fn the_aws_emulator_paused_the_limiter_fails_open_within_3_s_and_the_rest_
     let t = Instant::now();
     let saved = logins.save_login("during", &pending()).await;
     let took = t.elapsed();
-    println!("login state with its store paused: error={} in {took:?}", saved.is_err());
+    println!(
+        "login state with its store paused: error={} in {took:?}",
+        saved.is_err()
+    );
     assert!(saved.is_err());
     assert!(took < Duration::from_secs(5), "{took:?}");
 

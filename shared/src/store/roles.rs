@@ -167,7 +167,9 @@ pub async fn grant_app_role(client: &mut Client, role: &AppRole) -> Result<(), R
     for row in &tables {
         let table: String = row.get(0);
         let table_ident = escape_identifier(&table);
-        sql.push_str(&format!("REVOKE ALL ON TABLE {table_ident} FROM {ident};\n"));
+        sql.push_str(&format!(
+            "REVOKE ALL ON TABLE {table_ident} FROM {ident};\n"
+        ));
         let privileges = privileges_of(&table);
         if !privileges.is_empty() {
             sql.push_str(&format!(
@@ -197,7 +199,9 @@ pub async fn grant_app_role(client: &mut Client, role: &AppRole) -> Result<(), R
     for row in &sequences {
         let sequence = escape_identifier(&row.get::<_, String>(0));
         let table: Option<String> = row.get(1);
-        sql.push_str(&format!("REVOKE ALL ON SEQUENCE {sequence} FROM {ident};\n"));
+        sql.push_str(&format!(
+            "REVOKE ALL ON SEQUENCE {sequence} FROM {ident};\n"
+        ));
         if table.is_some_and(|t| inserts.contains(&t)) {
             sql.push_str(&format!("GRANT USAGE ON SEQUENCE {sequence} TO {ident};\n"));
         }
@@ -210,7 +214,10 @@ fn privileges_of(table: &str) -> &'static [&'static str] {
     match TABLE_PRIVILEGES.iter().find(|(t, _)| *t == table) {
         Some((_, privileges)) => privileges,
         None => {
-            tracing::warn!(table, "table not in TABLE_PRIVILEGES: the application role gets nothing on it");
+            tracing::warn!(
+                table,
+                "table not in TABLE_PRIVILEGES: the application role gets nothing on it"
+            );
             &[]
         }
     }
