@@ -15,7 +15,7 @@ use drop_shared::{ApiError, AppState, ErrorCode};
 use http::StatusCode;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -257,7 +257,8 @@ impl Drop for Moto {
     }
 }
 
-fn state(database_url: &str, sdk: &aws_config::SdkConfig, table: &str) -> AppState {
+/// A function instance's state over `database_url` and `aws` (resources named after `table`).
+fn state(database_url: &str, aws: Aws, table: &str) -> AppState {
     let vars = std::collections::HashMap::from([
         ("DATABASE_URL", database_url.to_owned()),
         ("DROP_STAGE", "local".to_owned()),
@@ -266,7 +267,16 @@ fn state(database_url: &str, sdk: &aws_config::SdkConfig, table: &str) -> AppSta
         ("DROP_SECRETS_PREFIX", format!("{table}/")),
     ]);
     let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
-    AppState::new(config, Aws::from_sdk(sdk), 4)
+    AppState::new(config, aws, 4)
+}
+
+/// Waits until the readers have served `n` reads in all (at most 20 s).
+async fn wait_for_reads(served: &AtomicU32, n: u32) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while served.load(Ordering::Relaxed) < n {
+        assert!(Instant::now() < deadline, "the readers stalled");
+        tokio::task::yield_now().await;
+    }
 }
 
 /// What a client would see for a read of the database through the pool.
@@ -283,20 +293,23 @@ async fn read(state: &AppState) -> Result<(), ApiError> {
 async fn postgres_restarted_under_load_answers_503_never_500_and_recovers() {
     let cluster = Cluster::start();
     let url = cluster.migrated().await;
-    let moto = Moto::start();
-    let sdk = moto.sdk().await;
-    let state = state(&url, &sdk, "restart");
+    // Reads only: no AWS client is ever built.
+    let state = state(&url, Aws::default(), "restart");
     read(&state).await.unwrap();
 
     let stop = Arc::new(AtomicBool::new(false));
+    let served = Arc::new(AtomicU32::new(0));
     let mut readers = Vec::new();
     for _ in 0..8 {
-        let (state, stop) = (state.clone(), stop.clone());
+        let (state, stop, served) = (state.clone(), stop.clone(), served.clone());
         readers.push(tokio::spawn(async move {
             let (mut ok, mut unavailable, mut other) = (0u32, 0u32, Vec::new());
             while !stop.load(Ordering::Relaxed) {
                 match read(&state).await {
-                    Ok(()) => ok += 1,
+                    Ok(()) => {
+                        ok += 1;
+                        served.fetch_add(1, Ordering::Relaxed);
+                    }
                     Err(e)
                         if e.code == ErrorCode::ServiceUnavailable
                             && e.status() == StatusCode::SERVICE_UNAVAILABLE
@@ -310,9 +323,9 @@ async fn postgres_restarted_under_load_answers_503_never_500_and_recovers() {
             (ok, unavailable, other)
         }));
     }
-    // Let the load run, then restart the server under it (`pg_ctl -w` returns once it
-    // accepts connections again).
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Once the load runs, restart the server under it (`pg_ctl -w` returns once it accepts
+    // connections again).
+    wait_for_reads(&served, 200).await;
     let restarted = Instant::now();
     tokio::task::block_in_place(|| cluster.restart());
     let restart_took = restarted.elapsed();
@@ -325,7 +338,9 @@ async fn postgres_restarted_under_load_answers_503_never_500_and_recovers() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let recovery = recovering.elapsed();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The readers recover too.
+    let before = served.load(Ordering::Relaxed);
+    wait_for_reads(&served, before + 200).await;
     stop.store(true, Ordering::Relaxed);
 
     let (mut ok, mut unavailable, mut other) = (0, 0, Vec::new());
@@ -370,12 +385,10 @@ fn assert_503_within(what: &str, started: Instant, bound: Duration, result: Resu
 async fn postgres_paused_answers_503_within_5_s() {
     let cluster = Cluster::start();
     let url = cluster.migrated().await;
-    let moto = Moto::start();
-    let sdk = moto.sdk().await;
     // One instance with a warm pooled connection, one that has not connected yet.
-    let warm = state(&url, &sdk, "pg-paused");
+    let warm = state(&url, Aws::default(), "pg-paused");
     read(&warm).await.unwrap();
-    let cold = state(&url, &sdk, "pg-paused");
+    let cold = state(&url, Aws::default(), "pg-paused");
 
     let paused = Paused::new(cluster.pids());
     let bound = Duration::from_secs(5);
@@ -393,8 +406,8 @@ async fn postgres_paused_answers_503_within_5_s() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_aws_emulator_paused_the_limiter_fails_open_within_3_s_and_the_rest_answers_503() {
-    let cluster = Cluster::start();
-    let url = cluster.migrated().await;
+    // No database is used: a port nothing listens on.
+    let url = format!("postgres://drop_app@127.0.0.1:{}/drop", free_port());
     let moto = Moto::start();
     let sdk = moto.sdk().await;
     let table = "aws-paused";
@@ -410,7 +423,7 @@ async fn the_aws_emulator_paused_the_limiter_fails_open_within_3_s_and_the_rest_
     )
     .await
     .unwrap();
-    let state = state(&url, &sdk, table);
+    let state = state(&url, Aws::from_sdk(&sdk), table);
     let (limiter, logins) = (&state.rate_limiter, &state.logins);
     assert!(matches!(
         limiter.check(RatePolicy::EXCHANGE_RATES, "192.0.2.1").await,

@@ -1,6 +1,6 @@
 //! The application role the functions connect as, and what it may do.
 //!
-//! The migration role (the RDS master user locally `postgres`) owns the schema and runs the
+//! The migration role (the RDS master user; locally `postgres`) owns the schema and runs the
 //! migrations. The functions connect as an application role that owns nothing and holds only
 //! the per-table privileges in [`TABLE_PRIVILEGES`]: it cannot change the schema, disable a
 //! trigger, or update, delete or truncate `audit_log`. [`grant_app_role`] creates or updates
