@@ -279,6 +279,15 @@ async fn wait_for_reads(served: &AtomicU32, n: u32) {
     }
 }
 
+/// What a client would see for a query on a pooled connection without the retry (what a
+/// handler does with `Db::conn`).
+async fn query(state: &AppState) -> Result<(), ApiError> {
+    let conn = state.db.conn().await?;
+    conn.query_typed("SELECT count(*) FROM exchange_rates", &[])
+        .await?;
+    Ok(())
+}
+
 /// What a client would see for a read of the database through the pool.
 async fn read(state: &AppState) -> Result<(), ApiError> {
     state
@@ -300,12 +309,18 @@ async fn postgres_restarted_under_load_answers_503_never_500_and_recovers() {
     let stop = Arc::new(AtomicBool::new(false));
     let served = Arc::new(AtomicU32::new(0));
     let mut readers = Vec::new();
-    for _ in 0..8 {
+    // Half read with the retry, half query a pooled connection as handlers do.
+    for retried in [true, false].repeat(4) {
         let (state, stop, served) = (state.clone(), stop.clone(), served.clone());
         readers.push(tokio::spawn(async move {
             let (mut ok, mut unavailable, mut other) = (0u32, 0u32, Vec::new());
             while !stop.load(Ordering::Relaxed) {
-                match read(&state).await {
+                let outcome = if retried {
+                    read(&state).await
+                } else {
+                    query(&state).await
+                };
+                match outcome {
                     Ok(()) => {
                         ok += 1;
                         served.fetch_add(1, Ordering::Relaxed);
@@ -320,7 +335,7 @@ async fn postgres_restarted_under_load_answers_503_never_500_and_recovers() {
                     Err(e) => other.push(format!("{} {:?}", e.status(), e)),
                 }
             }
-            (ok, unavailable, other)
+            (retried, ok, unavailable, other)
         }));
     }
     // Once the load runs, restart the server under it (`pg_ctl -w` returns once it accepts
@@ -343,18 +358,25 @@ async fn postgres_restarted_under_load_answers_503_never_500_and_recovers() {
     wait_for_reads(&served, before + 200).await;
     stop.store(true, Ordering::Relaxed);
 
-    let (mut ok, mut unavailable, mut other) = (0, 0, Vec::new());
+    // (ok, 503) for the readers with the retry and without; every other error.
+    let (mut counts, mut other) = ([(0, 0); 2], Vec::new());
     for r in readers {
-        let (o, u, x) = r.await.unwrap();
-        ok += o;
-        unavailable += u;
+        let (retried, o, u, x) = r.await.unwrap();
+        let c = &mut counts[usize::from(retried)];
+        (c.0, c.1) = (c.0 + o, c.1 + u);
         other.extend(x);
     }
+    let [plain, retried] = counts;
     println!(
-        "restart under load (8 readers): {ok} × ok, {unavailable} × 503 service_unavailable, {} × other; \
-         restart took {restart_took:?}; {failed_after} failed reads after it, recovered in {recovery:?}",
+        "restart under load: reads with the retry {} × ok, {} × 503; queries without it {} × ok, {} × 503; \
+         {} × other; restart took {restart_took:?}; {failed_after} failed reads after it, recovered in {recovery:?}",
+        retried.0,
+        retried.1,
+        plain.0,
+        plain.1,
         other.len()
     );
+    let ok = plain.0 + retried.0;
     assert!(other.is_empty(), "errors other than 503: {other:?}");
     assert!(ok > 0);
     assert!(
