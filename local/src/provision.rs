@@ -6,7 +6,7 @@ use drop_shared::aws::provision::{
     GENERATED_SECRETS, PROVIDER_SECRETS, QUEUES, TABLES,
 };
 use drop_shared::config::{BankIdConfig, Config, DatabaseConfig, Queues};
-use drop_shared::store::{migrate, rates};
+use drop_shared::store::{migrate, rates, roles};
 use time::OffsetDateTime;
 
 /// Creates what is missing and fills `config.queues` with the local queue URLs.
@@ -53,10 +53,17 @@ pub async fn prepare(
     let DatabaseConfig::Url(url) = &config.database else {
         return Err("the local server needs DATABASE_URL".into());
     };
-    let (mut client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    // Migrations run as the schema's owner (DATABASE_MIGRATION_URL, when given); the functions
+    // connect as the application role DATABASE_URL names, created and granted here.
+    let owner_url = std::env::var("DATABASE_MIGRATION_URL").unwrap_or_else(|_| url.clone());
+    let (mut client, connection) =
+        tokio_postgres::connect(&owner_url, tokio_postgres::NoTls).await?;
     let connection = tokio::spawn(connection);
     let report = migrate::migrate(&mut client).await?;
     tracing::info!(applied = ?report, "migrations");
+    if owner_url != *url {
+        roles::grant_app_role(&mut client, &roles::AppRole::from_url(url)?).await?;
+    }
     seed_demo_data(&client).await?;
     drop(client);
     let _ = connection.await;

@@ -36,6 +36,65 @@ pub struct Config {
     /// The date the 18-year age rule is applied on instead of today in Norway, so a test
     /// controls how old its test persons are (`DROP_TODAY=YYYY-MM-DD`, stage `local` only).
     pub today_override: Option<Date>,
+    pub db_deadlines: DbDeadlines,
+    pub aws_deadlines: AwsDeadlines,
+}
+
+/// How long PostgreSQL may take. A request that needs it answers 503 within
+/// `connect + operation` at worst, well inside the Lambda timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DbDeadlines {
+    /// Opening a connection (TCP, TLS, start-up, password), and waiting for a free one
+    /// (`DROP_DB_CONNECT_TIMEOUT_MS`, default 2 s).
+    pub connect: std::time::Duration,
+    /// One read from asking the pool to the last row, a retry included, measured here, so it
+    /// holds when the server stops answering altogether (`DROP_DB_TIMEOUT_MS`, default 4 s).
+    pub operation: std::time::Duration,
+}
+
+impl Default for DbDeadlines {
+    fn default() -> Self {
+        Self {
+            connect: std::time::Duration::from_secs(2),
+            operation: std::time::Duration::from_secs(4),
+        }
+    }
+}
+
+/// Operation deadlines (every attempt and retry together) of the AWS SDK clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AwsDeadlines {
+    /// The rate limiter's DynamoDB counter: short, because it fails open
+    /// (`DROP_RATE_LIMIT_TIMEOUT_MS`, default 1 s).
+    pub rate_limit: std::time::Duration,
+    /// Login state, the webhook ledger, secrets and queues (`DROP_AWS_TIMEOUT_MS`, default 3 s).
+    pub other: std::time::Duration,
+}
+
+impl Default for AwsDeadlines {
+    fn default() -> Self {
+        Self {
+            rate_limit: std::time::Duration::from_secs(1),
+            other: std::time::Duration::from_secs(3),
+        }
+    }
+}
+
+/// A deadline in milliseconds from `name` (50 ms to 60 s), or `default`.
+fn millis(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: std::time::Duration,
+) -> Result<std::time::Duration, ConfigError> {
+    match get(name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|ms| (50..=60_000).contains(ms))
+            .map(std::time::Duration::from_millis)
+            .ok_or_else(|| ConfigError(format!("{name} must be 50..=60000 (milliseconds)"))),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,7 +203,19 @@ impl Config {
                 ))
             }
         };
+        let db_defaults = DbDeadlines::default();
+        let db_deadlines = DbDeadlines {
+            connect: millis(&get, "DROP_DB_CONNECT_TIMEOUT_MS", db_defaults.connect)?,
+            operation: millis(&get, "DROP_DB_TIMEOUT_MS", db_defaults.operation)?,
+        };
+        let aws_defaults = AwsDeadlines::default();
+        let aws_deadlines = AwsDeadlines {
+            rate_limit: millis(&get, "DROP_RATE_LIMIT_TIMEOUT_MS", aws_defaults.rate_limit)?,
+            other: millis(&get, "DROP_AWS_TIMEOUT_MS", aws_defaults.other)?,
+        };
         Ok(Self {
+            db_deadlines,
+            aws_deadlines,
             webhook_table: get("DROP_WEBHOOK_TABLE")
                 .unwrap_or_else(|| format!("drop-{stage}-webhook-dedup")),
             sumsub: SumsubConfig {
@@ -300,5 +371,16 @@ mod tests {
             ])
             .is_err());
         }
+    }
+
+    #[test]
+    fn deadlines_default_and_can_be_shortened() {
+        let c = from(&[("DATABASE_URL", "x")]).unwrap();
+        assert_eq!(c.db_deadlines.operation, std::time::Duration::from_secs(4));
+        assert_eq!(c.aws_deadlines.rate_limit, std::time::Duration::from_secs(1));
+        let c = from(&[("DATABASE_URL", "x"), ("DROP_DB_TIMEOUT_MS", "300")]).unwrap();
+        assert_eq!(c.db_deadlines.operation, std::time::Duration::from_millis(300));
+        assert!(from(&[("DATABASE_URL", "x"), ("DROP_AWS_TIMEOUT_MS", "0")]).is_err());
+        assert!(from(&[("DATABASE_URL", "x"), ("DROP_DB_TIMEOUT_MS", "soon")]).is_err());
     }
 }

@@ -357,10 +357,13 @@ impl StdError for ApiError {
 }
 
 impl From<tokio_postgres::Error> for ApiError {
-    /// A connection that died under us (a frozen Lambda's idle connection, a failover) is a
-    /// passing fault the client may retry; anything else is ours.
+    /// The database restarting or shutting down, a connection that died under us (a frozen
+    /// Lambda's idle connection, a failover), or a statement cancelled by `statement_timeout`
+    /// is a passing fault the client may retry (503); anything else is ours.
     fn from(err: tokio_postgres::Error) -> Self {
-        if err.is_closed() {
+        if crate::store::pool::is_unavailable(&err)
+            || err.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED)
+        {
             Self::new(ErrorCode::ServiceUnavailable)
                 .with_retry_after(1)
                 .with_source(err)
@@ -371,10 +374,13 @@ impl From<tokio_postgres::Error> for ApiError {
 }
 
 impl From<crate::store::pool::DbError> for ApiError {
-    /// No connection or secret to be had is a passing fault (503, retry); anything else is ours.
+    /// No connection, secret or answer to be had in time is a passing fault (503, retry); a
+    /// query's error is judged as above; anything else is ours.
     fn from(err: crate::store::pool::DbError) -> Self {
+        use crate::store::pool::DbError as E;
         match err {
-            crate::store::pool::DbError::Pool(_) | crate::store::pool::DbError::Secret(_) => {
+            E::Query(e) => Self::from(e),
+            E::Pool(_) | E::Secret(_) | E::TimedOut(_) => {
                 Self::new(ErrorCode::ServiceUnavailable)
                     .with_retry_after(1)
                     .with_source(err)

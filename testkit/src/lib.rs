@@ -16,7 +16,7 @@ use drop_shared::domain::session::SessionKind;
 use drop_shared::edge::Base;
 use drop_shared::store::audit::Origin;
 use drop_shared::store::users::{self, BankIdPerson};
-use drop_shared::store::{migrate, rates};
+use drop_shared::store::{migrate, rates, roles};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
 use lambda_http::request::RequestContext;
@@ -44,7 +44,9 @@ pub struct TestApp {
     pub base: Base,
     /// Each function's router, built once, so instance state (caches) lives across calls.
     routers: Mutex<HashMap<usize, Router>>,
+    /// The URL the functions connect with: the test's application role.
     pub database_url: String,
+    /// A connection as the schema's owner (for seeding and for reading back what happened).
     pub db: tokio_postgres::Client,
     admin_url: String,
     db_name: String,
@@ -66,7 +68,10 @@ impl Drop for TestApp {
                     .ok()?;
                 tokio::spawn(conn);
                 admin
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .batch_execute(&format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE); DROP ROLE IF EXISTS {}",
+                        app_role_of(&name)
+                    ))
                     .await
                     .ok()
             })
@@ -93,12 +98,22 @@ impl TestApp {
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .await
             .expect("create test database");
-        let database_url = with_dbname(&admin_url, &name);
-        let (mut db, conn) = tokio_postgres::connect(&database_url, tokio_postgres::NoTls)
+        // Migrations run as the cluster's owner; the functions connect as this test's own
+        // application role, with the grants job-migrate gives it in the cloud.
+        let owner_url = with_dbname(&admin_url, &name);
+        let (mut db, conn) = tokio_postgres::connect(&owner_url, tokio_postgres::NoTls)
             .await
             .expect("connect");
         tokio::spawn(conn);
         migrate::migrate(&mut db).await.expect("migrations apply");
+        let app_role = roles::AppRole {
+            name: app_role_of(&name),
+            password: None,
+        };
+        roles::grant_app_role(&mut db, &app_role)
+            .await
+            .expect("application role");
+        let database_url = with_user(&owner_url, &app_role.name);
         for rate in rates::demo_rates(OffsetDateTime::now_utc()) {
             rates::insert_rate_if_missing(&db, &rate)
                 .await
@@ -237,6 +252,19 @@ impl TestApp {
             .await
             .expect("count");
         row.get(0)
+    }
+}
+
+/// The application role of the test database `db` (roles are per cluster, so one per test).
+fn app_role_of(db: &str) -> String {
+    format!("{db}_app")
+}
+
+/// `url` connecting as `user` instead (the URLs here carry no password: the cluster trusts).
+fn with_user(url: &str, user: &str) -> String {
+    match url.split_once("://").and_then(|(scheme, rest)| Some((scheme, rest.split_once('@')?.1))) {
+        Some((scheme, host_and_db)) => format!("{scheme}://{user}@{host_and_db}"),
+        None => panic!("DROP_TEST_DATABASE_URL must be postgres://USER@HOST:PORT/DBNAME"),
     }
 }
 

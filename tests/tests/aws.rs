@@ -15,7 +15,7 @@ fn unique(prefix: &str) -> String {
 #[tokio::test]
 async fn a_secret_is_read_once_per_instance_and_a_missing_one_is_an_error_naming_it() {
     let sdk = sdk_config().await;
-    let clients = Clients::new(&sdk);
+    let clients = Clients::new(&sdk, Default::default());
     let prefix = format!("{}/", unique("test"));
     ensure_secret(
         &clients.secrets,
@@ -70,7 +70,7 @@ async fn a_secret_is_read_once_per_instance_and_a_missing_one_is_an_error_naming
 #[tokio::test]
 async fn a_queue_gets_a_dead_letter_queue_and_provisioning_twice_is_harmless() {
     let sdk = sdk_config().await;
-    let sqs = Clients::new(&sdk).sqs;
+    let sqs = Clients::new(&sdk, Default::default()).sqs;
     let name = unique("q");
     let url = ensure_queue(&sqs, &name, QUEUES[0]).await.unwrap();
     assert_eq!(ensure_queue(&sqs, &name, QUEUES[0]).await.unwrap(), url);
@@ -97,10 +97,10 @@ async fn a_queue_gets_a_dead_letter_queue_and_provisioning_twice_is_harmless() {
 async fn windows_are_per_subject_and_per_policy() {
     let sdk = sdk_config().await;
     let table = unique("rl");
-    ensure_table(&Clients::new(&sdk).dynamo, &table)
+    ensure_table(&Clients::new(&sdk, Default::default()).dynamo, &table)
         .await
         .unwrap();
-    ensure_table(&Clients::new(&sdk).dynamo, &table)
+    ensure_table(&Clients::new(&sdk, Default::default()).dynamo, &table)
         .await
         .unwrap();
     let limiter = RateLimiter::new(Aws::from_sdk(&sdk), table, true);
@@ -152,7 +152,7 @@ async fn the_limiter_lets_requests_through_when_dynamodb_fails() {
 #[tokio::test]
 async fn an_instance_answers_a_known_exceeded_window_itself() {
     let sdk = sdk_config().await;
-    let dynamo = Clients::new(&sdk).dynamo;
+    let dynamo = Clients::new(&sdk, Default::default()).dynamo;
     let table = unique("rl");
     ensure_table(&dynamo, &table).await.unwrap();
     let limiter = RateLimiter::new(Aws::from_sdk(&sdk), table.clone(), true);

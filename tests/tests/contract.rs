@@ -303,10 +303,112 @@ fn local_provisioning_creates_what_the_template_declares() {
         assert!(queues.contains_key(&format!("{name}-dlq")), "{name}-dlq");
     }
     assert_eq!(queues.len(), 2 * QUEUES.len());
+    // The application role's database secret, which locally is the user in DATABASE_URL.
     let expected_secrets: BTreeSet<_> = GENERATED_SECRETS
         .iter()
         .chain(PROVIDER_SECRETS.iter().map(|(name, _)| name))
+        .chain(&["database-app"])
         .map(|s| format!("drop/${{Stage}}/{s}"))
         .collect();
     assert_eq!(secrets, expected_secrets);
+}
+
+/// Each function may do on DynamoDB and Secrets Manager only what its code calls: the DynamoDB
+/// actions of shared/src/aws on the table it names, and GetSecretValue on the secrets it reads.
+#[test]
+fn function_policies_name_only_the_actions_and_resources_the_code_uses() {
+    let text = std::fs::read_to_string(repo().join("infra/template.yaml")).unwrap();
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let reference = |v: &serde_yaml::Value| match v {
+        serde_yaml::Value::Tagged(t) => t.value.as_str().unwrap_or_default().to_owned(),
+        other => other.as_str().unwrap_or_default().to_owned(),
+    };
+    // What each function reads and calls (see shared/src/aws and the functions' state use).
+    let expected: BTreeMap<&str, BTreeSet<String>> = BTreeMap::from([
+        (
+            "ApiAuthFunction",
+            [
+                "RateLimitTable.Arn UpdateItem",
+                "OidcStateTable.Arn PutItem",
+                "OidcStateTable.Arn DeleteItem",
+                "DatabaseAppSecret",
+                "JwtSigningKeySecret",
+                "FnrEncryptionKeySecret",
+                "FnrHmacKeySecret",
+                "BankIdClientSecret",
+            ]
+            .as_slice(),
+        ),
+        (
+            "ApiMeFunction",
+            ["DatabaseAppSecret", "JwtSigningKeySecret"].as_slice(),
+        ),
+        (
+            "ApiKycFunction",
+            [
+                "DatabaseAppSecret",
+                "JwtSigningKeySecret",
+                "SumsubAppTokenSecret",
+                "SumsubSecretKeySecret",
+            ]
+            .as_slice(),
+        ),
+        (
+            "WebhookSumsubFunction",
+            [
+                "WebhookDedupTable.Arn GetItem",
+                "WebhookDedupTable.Arn PutItem",
+                "DatabaseAppSecret",
+                "SumsubWebhookSecret",
+            ]
+            .as_slice(),
+        ),
+        (
+            "ApiRatesFunction",
+            ["RateLimitTable.Arn UpdateItem", "DatabaseAppSecret"].as_slice(),
+        ),
+        ("ApiMetaFunction", ["DatabaseAppSecret"].as_slice()),
+        (
+            "MigrateFunction",
+            ["DatabaseSecretArn", "DatabaseAppSecret"].as_slice(),
+        ),
+    ])
+    .into_iter()
+    .map(|(f, grants)| (f, grants.iter().map(|g| g.to_string()).collect()))
+    .collect();
+    let resources = doc["Resources"].as_mapping().unwrap();
+    let mut functions = 0;
+    for (name, r) in resources {
+        if r["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        functions += 1;
+        let name = name.as_str().unwrap();
+        let mut grants = BTreeSet::new();
+        for policy in r["Properties"]["Policies"].as_sequence().unwrap() {
+            let policy = policy.as_mapping().unwrap();
+            assert_eq!(policy.len(), 1, "{name}: {policy:?}");
+            let (kind, body) = policy.iter().next().unwrap();
+            match kind.as_str().unwrap() {
+                "AWSSecretsManagerGetSecretValuePolicy" => {
+                    grants.insert(reference(&body["SecretArn"]));
+                }
+                "Statement" => {
+                    for s in body.as_sequence().unwrap() {
+                        assert_eq!(s["Effect"].as_str(), Some("Allow"));
+                        for action in s["Action"].as_sequence().unwrap() {
+                            let action = action.as_str().unwrap();
+                            let item = action
+                                .strip_prefix("dynamodb:")
+                                .unwrap_or_else(|| panic!("{name}: {action}"));
+                            grants.insert(format!("{} {item}", reference(&s["Resource"])));
+                        }
+                    }
+                }
+                other => panic!("{name}: policy {other} grants more than the code uses"),
+            }
+        }
+        assert_eq!(Some(&grants), expected.get(name), "{name}");
+    }
+    assert_eq!(functions, expected.len());
 }

@@ -35,6 +35,8 @@ commands:
 
 environment (ports on 127.0.0.1):
   DROP_PG_PORT=54329 DROP_MOTO_PORT=54330 DROP_PORT=3001           for dev
+                    (another DROP_PORT=P is its own stack: database .drop/pg-dev-P,
+                    PostgreSQL P+3, moto P+4, the sandboxes P+1 and P+2)
   DROP_TEST_PG_PORT=54339 DROP_TEST_MOTO_PORT=54340                for test
   DROP_BENCH_PG_PORT=54349 DROP_BENCH_MOTO_PORT=54350 DROP_BENCH_PORT=54351  for bench";
 
@@ -107,6 +109,19 @@ fn port_from_env(var: &str, default: u16) -> Result<u16, String> {
             .map_err(|_| format!("{var}={v:?} is not a port number")),
         _ => Ok(default),
     }
+}
+
+/// The local server's database: the functions connect as the application role `drop_app`;
+/// the server migrates as the owner and creates that role with its grants.
+fn database_env(cmd: &mut Command, pg_port: u16) {
+    cmd.env(
+        "DATABASE_URL",
+        format!("postgres://drop_app@127.0.0.1:{pg_port}/drop"),
+    )
+    .env(
+        "DATABASE_MIGRATION_URL",
+        format!("postgres://postgres@127.0.0.1:{pg_port}/drop"),
+    );
 }
 
 /// AWS settings for moto; real credentials and profiles are kept away from local runs.
@@ -193,10 +208,59 @@ fn run(args: &[String]) -> Result<i32, String> {
 // dev
 // ---------------------------------------------------------------------------------------------
 
+/// One `cargo xtask dev` stack: its name (the cluster `.drop/pg-NAME`, moto's and the server's
+/// pid files) and its ports.
+#[derive(Debug, PartialEq, Eq)]
+struct DevStack {
+    name: String,
+    api: u16,
+    postgres: u16,
+    moto: u16,
+}
+
+const DEFAULT_API_PORT: u16 = 3001;
+
+/// The default stack (`DROP_PORT` 3001) is `dev` with PostgreSQL on 54329 and moto on 54330.
+/// Any other `DROP_PORT` is a stack of its own, `dev-PORT`, with its own database and moto, on
+/// the ports after the server's and its two sandboxes' (PORT+3, PORT+4), so two runs with
+/// different `DROP_PORT`s never share a port or a process. `DROP_PG_PORT` and `DROP_MOTO_PORT`
+/// override either port.
+fn dev_stack(api: u16, pg: Option<u16>, moto: Option<u16>) -> Result<DevStack, String> {
+    let (name, default_pg, default_moto) = if api == DEFAULT_API_PORT {
+        ("dev".to_owned(), 54329, 54330)
+    } else {
+        let at = |offset: u16| {
+            api.checked_add(offset)
+                .ok_or_else(|| format!("DROP_PORT={api} leaves no room for PostgreSQL and moto after it"))
+        };
+        (format!("dev-{api}"), at(3)?, at(4)?)
+    };
+    Ok(DevStack {
+        name,
+        api,
+        postgres: pg.unwrap_or(default_pg),
+        moto: moto.unwrap_or(default_moto),
+    })
+}
+
+fn optional_port(var: &str) -> Result<Option<u16>, String> {
+    match env::var(var) {
+        Ok(_) => port_from_env(var, 0).map(Some),
+        Err(_) => Ok(None),
+    }
+}
+
 fn dev(repo: &Repo) -> Result<i32, String> {
-    let pg_port = port_from_env("DROP_PG_PORT", 54329)?;
-    let moto_port = port_from_env("DROP_MOTO_PORT", 54330)?;
-    let api_port = port_from_env("DROP_PORT", 3001)?;
+    let stack = dev_stack(
+        port_from_env("DROP_PORT", DEFAULT_API_PORT)?,
+        optional_port("DROP_PG_PORT")?,
+        optional_port("DROP_MOTO_PORT")?,
+    )?;
+    let (pg_port, moto_port, api_port) = (stack.postgres, stack.moto, stack.api);
+    eprintln!(
+        "dev: stack `{}`: API 127.0.0.1:{api_port}, PostgreSQL {pg_port} (.drop/pg-{}), moto {moto_port}",
+        stack.name, stack.name
+    );
     repo.ensure_drop_dir()?;
 
     let venv = Venv::ensure(repo)?;
@@ -205,7 +269,7 @@ fn dev(repo: &Repo) -> Result<i32, String> {
     let pg = Postgres::start(
         repo,
         &PgConfig {
-            name: "dev",
+            name: &stack.name,
             port: pg_port,
             settings: vec![],
         },
@@ -215,7 +279,7 @@ fn dev(repo: &Repo) -> Result<i32, String> {
     interrupt::check()?;
     let moto = services
         .moto
-        .insert(Moto::start(repo, &venv, "dev", moto_port)?);
+        .insert(Moto::start(repo, &venv, &stack.name, moto_port)?);
     interrupt::check()?;
 
     eprintln!("server: cargo build -p drop-local");
@@ -233,7 +297,7 @@ fn dev(repo: &Repo) -> Result<i32, String> {
         return Err(format!("server: {} was not built", bin.display()));
     }
 
-    let pid_file = repo.drop_dir().join("dev-server.pid");
+    let pid_file = repo.drop_dir().join(format!("{}-server.pid", stack.name));
     if let Some(pid) = proc::read_pid_file(&pid_file) {
         if proc::is_alive(pid) && proc::cmdline(pid).is_some_and(|c| c.contains("drop-local")) {
             eprintln!("server: stopping the drop-local a previous run left (pid {pid})");
@@ -247,15 +311,12 @@ fn dev(repo: &Repo) -> Result<i32, String> {
 
     let mut cmd = Command::new(&bin);
     cmd.current_dir(&repo.root)
-        .env(
-            "DATABASE_URL",
-            format!("postgres://postgres@127.0.0.1:{}/drop", pg.port),
-        )
         .env("DROP_STAGE", "local")
         .env("DROP_PORT", api_port.to_string())
         .stdin(Stdio::null())
         .process_group(0);
     aws_env(&mut cmd, moto);
+    database_env(&mut cmd, pg.port);
     let passed: Vec<&str> = PASS_THROUGH
         .iter()
         .copied()
@@ -578,10 +639,6 @@ fn bench(repo: &Repo) -> Result<i32, String> {
             let mut server = Command::new(release.join("drop-local"));
             server
                 .current_dir(&repo.root)
-                .env(
-                    "DATABASE_URL",
-                    format!("postgres://postgres@127.0.0.1:{pg_port}/drop"),
-                )
                 .env("DROP_STAGE", "local")
                 .env("DROP_PORT", api_port.to_string())
                 .env("DROP_RATE_LIMITS", limits)
@@ -590,6 +647,7 @@ fn bench(repo: &Repo) -> Result<i32, String> {
                 .stdout(Stdio::null())
                 .process_group(0);
             aws_env(&mut server, moto);
+            database_env(&mut server, pg_port);
             let mut child = server
                 .spawn()
                 .map_err(|e| format!("bench: drop-local: {e}"))?;
@@ -620,15 +678,27 @@ fn stop(repo: &Repo) -> Result<(), String> {
         eprintln!("stop: nothing to stop (no .drop/)");
         return Ok(());
     }
-    let pid_file = repo.drop_dir().join("dev-server.pid");
-    if let Some(pid) = proc::read_pid_file(&pid_file) {
-        if proc::is_alive(pid) && proc::cmdline(pid).is_some_and(|c| c.contains("drop-local")) {
-            proc::stop_foreign(pid, Duration::from_secs(10));
-            eprintln!("server: stopped (pid {pid})");
+    // The default stack, and every `dev-PORT` stack a run with another DROP_PORT made.
+    let mut names: Vec<String> = ["dev", "test", "bench"].map(String::from).to_vec();
+    if let Ok(entries) = fs::read_dir(repo.drop_dir()) {
+        for entry in entries.flatten() {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if let Some(name) = file.strip_prefix("pg-").filter(|n| n.starts_with("dev-")) {
+                names.push(name.to_owned());
+            }
         }
-        let _ = fs::remove_file(&pid_file);
     }
-    for name in ["dev", "test", "bench"] {
+    for name in names.iter().filter(|n| n.starts_with("dev")) {
+        let pid_file = repo.drop_dir().join(format!("{name}-server.pid"));
+        if let Some(pid) = proc::read_pid_file(&pid_file) {
+            if proc::is_alive(pid) && proc::cmdline(pid).is_some_and(|c| c.contains("drop-local")) {
+                proc::stop_foreign(pid, Duration::from_secs(10));
+                eprintln!("server: stopped (pid {pid})");
+            }
+            let _ = fs::remove_file(&pid_file);
+        }
+    }
+    for name in &names {
         Moto::stop_leftover(repo, name);
         Postgres::stop_leftover(repo, name)?;
     }
@@ -663,6 +733,39 @@ mod tests {
             );
             assert_eq!(env::var("AWS_ENDPOINT_URL").ok(), Some(url));
         }
+    }
+
+    #[test]
+    fn dev_stacks_on_different_api_ports_share_no_port_and_no_name() {
+        let default = dev_stack(3001, None, None).unwrap();
+        assert_eq!(
+            default,
+            DevStack {
+                name: "dev".into(),
+                api: 3001,
+                postgres: 54329,
+                moto: 54330
+            }
+        );
+        let other = dev_stack(4001, None, None).unwrap();
+        assert_eq!(
+            other,
+            DevStack {
+                name: "dev-4001".into(),
+                api: 4001,
+                postgres: 4004,
+                moto: 4005
+            }
+        );
+        // Each stack's ports: the server, its two sandboxes, PostgreSQL, moto.
+        let ports = |s: &DevStack| [s.api, s.api + 1, s.api + 2, s.postgres, s.moto];
+        let third = dev_stack(5001, None, None).unwrap();
+        for (a, b) in [(&default, &other), (&other, &third), (&default, &third)] {
+            assert_ne!(a.name, b.name);
+            assert!(ports(a).iter().all(|p| !ports(b).contains(p)), "{a:?} {b:?}");
+        }
+        assert_eq!(dev_stack(4001, Some(6000), None).unwrap().postgres, 6000);
+        assert!(dev_stack(65534, None, None).is_err());
     }
 
     #[test]

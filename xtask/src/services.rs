@@ -17,9 +17,9 @@ use crate::Repo;
 // ---------------------------------------------------------------------------------------------
 
 /// One of our clusters: `.drop/pg-NAME/{data,sock,postgres.log}`.
-pub struct PgConfig {
-    /// `dev` or `test`.
-    pub name: &'static str,
+pub struct PgConfig<'a> {
+    /// `dev` (or `dev-PORT`), `test` or `bench`: the cluster is `.drop/pg-NAME`.
+    pub name: &'a str,
     pub port: u16,
     /// Extra server settings (`-c key=value` pairs).
     pub settings: Vec<&'static str>,

@@ -19,6 +19,8 @@
 use bytes::Bytes;
 use drop_shared::store::migrate::{self, MigrationError, MigrationReport};
 use drop_shared::store::pool::{Connection, Db, DbError};
+use drop_shared::store::roles::{self, AppRole, RoleError};
+use drop_shared::aws::secrets::{SecretError, SecretStore};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -159,6 +161,10 @@ pub enum JobError {
     Connect(#[source] DbError),
     #[error("{}", migration_summary(.0))]
     Migrate(#[source] MigrationError),
+    #[error("could not read the application role's secret")]
+    AppRoleSecret(#[source] SecretError),
+    #[error("creating or granting the application role failed")]
+    AppRole(#[source] RoleError),
     #[error("migrations did not finish within {} s", .0.as_secs())]
     TimedOut(Duration),
 }
@@ -218,27 +224,59 @@ pub const RESPONSE_RESERVE: Duration = Duration::from_secs(30);
 /// Migration budget when the invocation has no deadline (tests, local runs).
 pub const DEFAULT_BUDGET: Duration = Duration::from_secs(240);
 
-/// What `main` builds once: the database handle and the response client.
+/// What `main` builds once: the database handle (as the migration role, which owns the
+/// schema), the response client, and where the application role's secret is.
 pub struct Migrator {
     db: Db,
     responder: ResponseSender,
+    app_role: Option<(SecretStore, String)>,
 }
 
 impl Migrator {
     pub fn new(db: Db, responder: ResponseSender) -> Self {
-        Self { db, responder }
+        Self {
+            db,
+            responder,
+            app_role: None,
+        }
     }
 
-    /// Runs the migrations within `budget`. The connection is taken out of the pool first: the
-    /// runner's advisory lock belongs to the session, so a connection given up half-way (timeout)
-    /// must close rather than go back to the pool still holding it.
+    /// After migrating, also create or update the application role the functions connect as
+    /// (name and password from the RDS-shaped secret `secret_id`) and re-apply its grants.
+    pub fn with_app_role(mut self, secrets: SecretStore, secret_id: impl Into<String>) -> Self {
+        self.app_role = Some((secrets, secret_id.into()));
+        self
+    }
+
+    /// Runs the migrations within `budget`, then (re)grants the application role. The
+    /// connection is taken out of the pool first: the runner's advisory lock belongs to the
+    /// session, so a connection given up half-way (timeout) must close rather than go back to
+    /// the pool still holding it.
     pub async fn run(&self, budget: Duration) -> Result<MigrationReport, JobError> {
         let work = async {
+            // Read first: a missing secret should fail before the schema changes.
+            let app_role = match &self.app_role {
+                Some((secrets, id)) => {
+                    let raw = secrets
+                        .read_by_id(id.clone())
+                        .await
+                        .map_err(JobError::AppRoleSecret)?;
+                    Some(AppRole::from_secret(&raw).map_err(JobError::AppRole)?)
+                }
+                None => None,
+            };
             let conn = self.db.conn().await.map_err(JobError::Connect)?;
             let mut client = Connection::take(conn);
-            migrate::migrate(&mut client)
+            let report = migrate::migrate(&mut client)
                 .await
-                .map_err(JobError::Migrate)
+                .map_err(JobError::Migrate)?;
+            if let Some(role) = &app_role {
+                roles::grant_app_role(&mut client, role)
+                    .await
+                    .map_err(JobError::AppRole)?;
+                tracing::info!(role = %role.name, "application role granted");
+            }
+            Ok(report)
         };
         tokio::time::timeout(budget, work)
             .await

@@ -149,7 +149,7 @@ impl RateLimiter {
             .aws
             .clients()
             .await
-            .dynamo
+            .rate_limit
             .update_item()
             .table_name(&self.table)
             .key(

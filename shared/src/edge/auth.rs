@@ -108,8 +108,7 @@ impl Authenticator {
                 "This session token is not valid here.",
             ));
         }
-        let conn = this.db.conn().await?;
-        let session = sessions::live_session(&**conn, claims.jti, claims.sub)
+        let session = sessions::live_session(&this.db, claims.jti, claims.sub)
             .await?
             .ok_or_else(|| {
                 ApiError::msg(

@@ -31,8 +31,10 @@ impl Base {
     }
 
     pub fn new(config: Config, aws: Aws, pool_size: usize) -> Self {
+        let aws = aws.with_deadlines(config.aws_deadlines);
         let secrets = SecretStore::new(aws.clone(), config.secrets_prefix.clone());
-        let db = Db::new(config.database.clone(), pool_size, secrets.clone());
+        let db = Db::new(config.database.clone(), pool_size, secrets.clone())
+            .with_deadlines(config.db_deadlines);
         Self {
             config,
             aws,

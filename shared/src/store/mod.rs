@@ -7,6 +7,7 @@ pub mod pool;
 pub mod profile;
 pub mod rates;
 pub mod sessions;
+pub mod roles;
 pub mod users;
 
 pub use pool::{Db, DbError};

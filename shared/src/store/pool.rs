@@ -3,15 +3,25 @@
 //! Queries go through `query_typed`-style unnamed statements so no named prepared statement
 //! stays on the server (RDS Proxy would pin the session). TLS (rustls, WebPKI roots, which
 //! RDS Proxy's certificates chain to) is used when the URL says `sslmode=require`.
+//!
+//! Every wait has a deadline ([`DbDeadlines`]): opening a connection, waiting for a free one,
+//! and (client side, so it holds when the server stops answering altogether) each
+//! [`Db::read`]. The server's `statement_timeout` for the application role is set with its
+//! grants ([`crate::store::roles`]). A database that restarts or drops the connection is
+//! *unavailable* ([`is_unavailable`]), answered 503 with `Retry-After`: the broken connection
+//! is discarded, and a read is retried once on a fresh one.
 
+use crate::config::{DatabaseConfig, DbDeadlines};
 use crate::aws::secrets::SecretStore;
-use crate::config::DatabaseConfig;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use serde::Deserialize;
 use std::str::FromStr;
 use std::time::Duration;
 use tokio::sync::RwLock;
 use tokio_postgres::config::SslMode;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::Row;
 
 pub use deadpool_postgres::{Object as Connection, PoolError};
 
@@ -29,6 +39,31 @@ pub enum DbError {
     Build(#[source] deadpool_postgres::BuildError),
     #[error("getting a database connection")]
     Pool(#[source] PoolError),
+    #[error("database query")]
+    Query(#[source] tokio_postgres::Error),
+    #[error("the database did not answer within {} ms", .0.as_millis())]
+    TimedOut(Duration),
+}
+
+/// The database is restarting, shutting down or gone from under the connection (SQLSTATE
+/// 57P01 `admin_shutdown`, 57P02 `crash_shutdown`, 57P03 `cannot_connect_now`, class 08, a
+/// closed connection or a socket error): a passing fault, not a bug of ours.
+pub fn is_unavailable(err: &tokio_postgres::Error) -> bool {
+    if err.is_closed() {
+        return true;
+    }
+    match err.code() {
+        Some(code) => {
+            [
+                SqlState::ADMIN_SHUTDOWN,
+                SqlState::CRASH_SHUTDOWN,
+                SqlState::CANNOT_CONNECT_NOW,
+            ]
+            .contains(code)
+                || code.code().starts_with("08")
+        }
+        None => std::error::Error::source(err).is_some_and(|s| s.is::<std::io::Error>()),
+    }
 }
 
 /// A lazily built pool. Cloning shares it.
@@ -37,6 +72,7 @@ pub struct Db {
     source: DatabaseConfig,
     max_size: usize,
     secrets: SecretStore,
+    deadlines: DbDeadlines,
     pool: std::sync::Arc<RwLock<Option<Pool>>>,
 }
 
@@ -57,8 +93,14 @@ impl Db {
             source,
             max_size: max_size.max(1),
             secrets,
+            deadlines: DbDeadlines::default(),
             pool: Default::default(),
         }
+    }
+
+    pub fn with_deadlines(mut self, deadlines: DbDeadlines) -> Self {
+        self.deadlines = deadlines;
+        self
     }
 
     async fn pg_config(&self) -> Result<tokio_postgres::Config, DbError> {
@@ -95,8 +137,8 @@ impl Db {
 
     async fn build(&self) -> Result<Pool, DbError> {
         let mut pg = self.pg_config().await?;
-        pg.connect_timeout(Duration::from_secs(5))
-            .application_name("drop");
+        let connect = self.deadlines.connect;
+        pg.connect_timeout(connect).application_name("drop");
         let mgr_config = ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         };
@@ -108,8 +150,9 @@ impl Db {
             };
         Pool::builder(manager)
             .max_size(self.max_size)
-            .wait_timeout(Some(Duration::from_secs(5)))
-            .create_timeout(Some(Duration::from_secs(5)))
+            .wait_timeout(Some(connect))
+            .create_timeout(Some(connect))
+            .recycle_timeout(Some(connect))
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(DbError::Build)
@@ -128,6 +171,52 @@ impl Db {
                 fresh.get().await.map_err(DbError::Pool)
             }
             other => other.map_err(DbError::Pool),
+        }
+    }
+
+    /// Runs one read-only statement and returns its rows, within the operation deadline. When
+    /// the database drops the connection under it (a restart, a failover), that connection and
+    /// every idle one are discarded and the read is tried once more on a fresh connection.
+    pub async fn read(
+        &self,
+        sql: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> Result<Vec<Row>, DbError> {
+        let deadline = tokio::time::Instant::now() + self.deadlines.operation;
+        match self.read_once(sql, params, deadline).await {
+            Err(DbError::Query(e)) if is_unavailable(&e) => {
+                tracing::warn!(error = %crate::error::log_chain(&e), "database connection lost; retrying the read once");
+                if let Some(pool) = self.pool.read().await.as_ref() {
+                    pool.retain(|_, _| false);
+                }
+                self.read_once(sql, params, deadline).await
+            }
+            other => other,
+        }
+    }
+
+    async fn read_once(
+        &self,
+        sql: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+        deadline: tokio::time::Instant,
+    ) -> Result<Vec<Row>, DbError> {
+        let timed_out = || DbError::TimedOut(self.deadlines.operation);
+        let conn = tokio::time::timeout_at(deadline, self.conn())
+            .await
+            .map_err(|_| timed_out())??;
+        match tokio::time::timeout_at(deadline, conn.query_typed(sql, params)).await {
+            Ok(Ok(rows)) => Ok(rows),
+            // A connection given up half-way may still have an answer in flight, or be broken:
+            // close it rather than give it back to the pool.
+            Ok(Err(e)) => {
+                drop(Connection::take(conn));
+                Err(DbError::Query(e))
+            }
+            Err(_) => {
+                drop(Connection::take(conn));
+                Err(timed_out())
+            }
         }
     }
 

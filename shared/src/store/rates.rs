@@ -1,8 +1,8 @@
 //! The exchange-rate and quote store.
 
+use crate::store::pool::{Db, DbError};
 use crate::domain::money::Currency;
 use crate::domain::quote::{ExchangeRate, QuoteTerms, SEND_CURRENCY};
-use crate::store::pool::Db;
 use rust_decimal::Decimal;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,11 +25,12 @@ fn rate_from_row(row: &Row) -> Option<ExchangeRate> {
     })
 }
 
-/// Every current NOK rate, by currency. A row this code cannot read is skipped and logged.
-pub async fn current_rates(conn: &Client) -> Result<Vec<ExchangeRate>, tokio_postgres::Error> {
+/// Every current NOK rate, by currency (a read retried once if the connection is lost). A
+/// row this code cannot read is skipped and logged.
+pub async fn current_rates(db: &Db) -> Result<Vec<ExchangeRate>, DbError> {
     let sql = format!("SELECT {RATE_COLUMNS} FROM exchange_rates WHERE base_currency = $1 ORDER BY quote_currency");
-    let rows = conn
-        .query_typed(&sql, &[(&SEND_CURRENCY.code(), Type::TEXT)])
+    let rows = db
+        .read(&sql, &[(&SEND_CURRENCY.code(), Type::TEXT)])
         .await?;
     Ok(rows
         .iter()
@@ -171,8 +172,7 @@ impl RateBoard {
                 return Ok(rates.clone());
             }
         }
-        let conn = db.conn().await?;
-        let rates = Arc::new(current_rates(&conn).await?);
+        let rates = Arc::new(current_rates(db).await?);
         *cached = Some((Instant::now(), rates.clone()));
         Ok(rates)
     }

@@ -68,13 +68,14 @@ pub struct LiveSession {
 }
 
 /// The session `jti` of `user_id` if it is live (not revoked, not expired, user not erased).
+/// A read: retried once on a fresh connection if the database dropped the first.
 pub async fn live_session(
-    db: &impl tokio_postgres::GenericClient,
+    db: &crate::store::Db,
     jti: Uuid,
     user_id: Uuid,
-) -> Result<Option<LiveSession>, tokio_postgres::Error> {
+) -> Result<Option<LiveSession>, crate::ApiError> {
     let rows = db
-        .query_typed(
+        .read(
             "SELECT u.roles, u.blocked_at IS NOT NULL, u.given_name, u.family_name, u.birth_date, u.phone_e164,
                     u.email, u.kyc_status, u.created_at, u.kyc_reason,
                     (SELECT count(*) FROM bank_accounts b WHERE b.user_id = u.id AND b.removed_at IS NULL)
