@@ -6,6 +6,9 @@
 use std::env;
 use time::{Date, Duration};
 
+/// The mobile app's sign-in redirect on stage `local`.
+pub const LOCAL_MOBILE_REDIRECT_URI: &str = "drop://auth/callback";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// `local`, `dev` or `prod`; shown in logs and the health check.
@@ -22,6 +25,11 @@ pub struct Config {
     /// Where a signed-in web user is sent after BankID, and whose origin may send
     /// cookie-authenticated state changes (CSRF).
     pub web_app_url: String,
+    /// Where the mobile app receives its one-time sign-in code: an https App Link / Universal
+    /// Link bound to the app (`DROP_MOBILE_REDIRECT_URI`). A custom scheme such as
+    /// `drop://auth/callback` can be claimed by any app, so it is accepted on stage `local` only,
+    /// where it is the default.
+    pub mobile_redirect_uri: String,
     /// The BankID OpenID provider, where sign-in is enabled.
     pub bankid: Option<BankIdConfig>,
     /// DynamoDB table remembering applied webhook deliveries.
@@ -172,8 +180,11 @@ impl Config {
         let today_override = match get("DROP_TODAY") {
             None => None,
             Some(day) if stage == "local" => Some(
-                Date::parse(&day, time::macros::format_description!("[year]-[month]-[day]"))
-                    .map_err(|_| ConfigError(format!("DROP_TODAY={day} is not YYYY-MM-DD")))?,
+                Date::parse(
+                    &day,
+                    time::macros::format_description!("[year]-[month]-[day]"),
+                )
+                .map_err(|_| ConfigError(format!("DROP_TODAY={day} is not YYYY-MM-DD")))?,
             ),
             Some(_) => return Err(ConfigError("DROP_TODAY is for stage local only".into())),
         };
@@ -189,6 +200,23 @@ impl Config {
         if origin_of(&web_app_url).is_none() {
             return Err(ConfigError(format!(
                 "DROP_WEB_APP_URL={web_app_url} is not an http(s) URL"
+            )));
+        }
+        let mobile_redirect_uri = match get("DROP_MOBILE_REDIRECT_URI") {
+            Some(uri) => uri,
+            None if stage == "local" => LOCAL_MOBILE_REDIRECT_URI.to_owned(),
+            None => {
+                return Err(ConfigError(
+                    "DROP_MOBILE_REDIRECT_URI is required outside stage local".into(),
+                ))
+            }
+        };
+        if stage != "local"
+            && (!mobile_redirect_uri.starts_with("https://")
+                || origin_of(&mobile_redirect_uri).is_none())
+        {
+            return Err(ConfigError(format!(
+                "DROP_MOBILE_REDIRECT_URI={mobile_redirect_uri} must be an https App Link outside stage local"
             )));
         }
         let bankid = match (get("BANKID_ISSUER"), get("BANKID_CLIENT_ID")) {
@@ -229,6 +257,7 @@ impl Config {
                 .unwrap_or_else(|| format!("drop-{stage}-oidc-state")),
             public_url,
             web_app_url,
+            mobile_redirect_uri,
             bankid,
             secrets_prefix: get("DROP_SECRETS_PREFIX").unwrap_or_else(|| format!("drop/{stage}/")),
             rate_limit_table: get("DROP_RATE_LIMIT_TABLE")
@@ -286,7 +315,15 @@ mod tests {
 
     #[test]
     fn defaults_follow_the_stage() {
-        let c = from(&[("DATABASE_URL", "postgres://x"), ("DROP_STAGE", "prod")]).unwrap();
+        let c = from(&[
+            ("DATABASE_URL", "postgres://x"),
+            ("DROP_STAGE", "prod"),
+            (
+                "DROP_MOBILE_REDIRECT_URI",
+                "https://app.drop.no/auth/mobile-callback",
+            ),
+        ])
+        .unwrap();
         assert_eq!(c.rate_limit_table, "drop-prod-rate-limits");
         assert_eq!(c.secrets_prefix, "drop/prod/");
         assert_eq!(c.quote_ttl, Duration::minutes(10));
@@ -374,12 +411,38 @@ mod tests {
     }
 
     #[test]
+    fn the_mobile_redirect_is_an_https_app_link_outside_local() {
+        let local = from(&[("DATABASE_URL", "x")]).unwrap();
+        assert_eq!(local.mobile_redirect_uri, "drop://auth/callback");
+        let prod = |uri: Option<&str>| {
+            let mut vars = vec![("DATABASE_URL", "x"), ("DROP_STAGE", "prod")];
+            vars.extend(uri.map(|u| ("DROP_MOBILE_REDIRECT_URI", u)));
+            from(&vars)
+        };
+        assert!(prod(None).is_err());
+        assert!(prod(Some("drop://auth/callback")).is_err());
+        assert!(prod(Some("http://app.drop.no/auth/callback")).is_err());
+        assert_eq!(
+            prod(Some("https://app.drop.no/auth/callback"))
+                .unwrap()
+                .mobile_redirect_uri,
+            "https://app.drop.no/auth/callback"
+        );
+    }
+
+    #[test]
     fn deadlines_default_and_can_be_shortened() {
         let c = from(&[("DATABASE_URL", "x")]).unwrap();
         assert_eq!(c.db_deadlines.operation, std::time::Duration::from_secs(4));
-        assert_eq!(c.aws_deadlines.rate_limit, std::time::Duration::from_secs(1));
+        assert_eq!(
+            c.aws_deadlines.rate_limit,
+            std::time::Duration::from_secs(1)
+        );
         let c = from(&[("DATABASE_URL", "x"), ("DROP_DB_TIMEOUT_MS", "300")]).unwrap();
-        assert_eq!(c.db_deadlines.operation, std::time::Duration::from_millis(300));
+        assert_eq!(
+            c.db_deadlines.operation,
+            std::time::Duration::from_millis(300)
+        );
         assert!(from(&[("DATABASE_URL", "x"), ("DROP_AWS_TIMEOUT_MS", "0")]).is_err());
         assert!(from(&[("DATABASE_URL", "x"), ("DROP_DB_TIMEOUT_MS", "soon")]).is_err());
     }

@@ -380,11 +380,9 @@ impl From<crate::store::pool::DbError> for ApiError {
         use crate::store::pool::DbError as E;
         match err {
             E::Query(e) => Self::from(e),
-            E::Pool(_) | E::Secret(_) | E::TimedOut(_) => {
-                Self::new(ErrorCode::ServiceUnavailable)
-                    .with_retry_after(1)
-                    .with_source(err)
-            }
+            E::Pool(_) | E::Secret(_) | E::TimedOut(_) => Self::new(ErrorCode::ServiceUnavailable)
+                .with_retry_after(1)
+                .with_source(err),
             other => Self::internal(other),
         }
     }

@@ -262,7 +262,10 @@ fn app_role_of(db: &str) -> String {
 
 /// `url` connecting as `user` instead (the URLs here carry no password: the cluster trusts).
 fn with_user(url: &str, user: &str) -> String {
-    match url.split_once("://").and_then(|(scheme, rest)| Some((scheme, rest.split_once('@')?.1))) {
+    match url
+        .split_once("://")
+        .and_then(|(scheme, rest)| Some((scheme, rest.split_once('@')?.1)))
+    {
         Some((scheme, host_and_db)) => format!("{scheme}://{user}@{host_and_db}"),
         None => panic!("DROP_TEST_DATABASE_URL must be postgres://USER@HOST:PORT/DBNAME"),
     }

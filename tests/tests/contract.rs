@@ -367,7 +367,10 @@ fn function_policies_name_only_the_actions_and_resources_the_code_uses() {
             "ApiRatesFunction",
             ["RateLimitTable.Arn UpdateItem", "DatabaseAppSecret"].as_slice(),
         ),
-        ("ApiMetaFunction", ["DatabaseAppSecret"].as_slice()),
+        (
+            "ApiMetaFunction",
+            ["RateLimitTable.Arn UpdateItem", "DatabaseAppSecret"].as_slice(),
+        ),
         (
             "MigrateFunction",
             ["DatabaseSecretArn", "DatabaseAppSecret"].as_slice(),

@@ -93,8 +93,11 @@ async fn a_web_user_signs_in_sees_themselves_and_signs_out() {
     assert_eq!(res.status(), StatusCode::FOUND);
     assert_eq!(location(&res), "https://app.drop.test/home");
     let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    // RFC 6265bis: a __Host- cookie is Secure, Path=/ and has no Domain, so a sibling
+    // subdomain cannot plant or overwrite it.
+    assert!(cookie.starts_with("__Host-drop_token="), "{cookie}");
+    assert!(!cookie.to_ascii_lowercase().contains("domain="), "{cookie}");
     for attribute in [
-        "drop_token=",
         "HttpOnly",
         "Secure",
         "SameSite=Lax",
@@ -526,7 +529,10 @@ async fn a_callback_link_finished_in_another_browser_signs_no_one_in() {
         .iter()
         .map(|v| v.to_str().unwrap().to_owned())
         .collect();
-    assert!(set.iter().any(|c| c.starts_with("drop_token=")), "{set:?}");
+    assert!(
+        set.iter().any(|c| c.starts_with("__Host-drop_token=")),
+        "{set:?}"
+    );
     assert!(
         set.iter()
             .any(|c| c.starts_with("__Host-drop_login=;") && c.contains("Max-Age=0")),

@@ -39,7 +39,9 @@ async fn two_first_sign_ins_of_one_person_at_once_register_them_once() {
     let (pa, pb) = (person(), person());
     // The first inserts and holds its transaction open; the second's insert waits on it. The
     // first commits only once the second is seen waiting for a lock the first holds.
-    let first = sign_in_with_bankid(&ta, &vault, &pa, &origin).await.unwrap();
+    let first = sign_in_with_bankid(&ta, &vault, &pa, &origin)
+        .await
+        .unwrap();
     let commit_first = async {
         wait_until_blocked_by(&app, pid_b, pid_a).await;
         ta.commit().await.unwrap();

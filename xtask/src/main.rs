@@ -230,8 +230,9 @@ fn dev_stack(api: u16, pg: Option<u16>, moto: Option<u16>) -> Result<DevStack, S
         ("dev".to_owned(), 54329, 54330)
     } else {
         let at = |offset: u16| {
-            api.checked_add(offset)
-                .ok_or_else(|| format!("DROP_PORT={api} leaves no room for PostgreSQL and moto after it"))
+            api.checked_add(offset).ok_or_else(|| {
+                format!("DROP_PORT={api} leaves no room for PostgreSQL and moto after it")
+            })
         };
         (format!("dev-{api}"), at(3)?, at(4)?)
     };
@@ -762,7 +763,10 @@ mod tests {
         let third = dev_stack(5001, None, None).unwrap();
         for (a, b) in [(&default, &other), (&other, &third), (&default, &third)] {
             assert_ne!(a.name, b.name);
-            assert!(ports(a).iter().all(|p| !ports(b).contains(p)), "{a:?} {b:?}");
+            assert!(
+                ports(a).iter().all(|p| !ports(b).contains(p)),
+                "{a:?} {b:?}"
+            );
         }
         assert_eq!(dev_stack(4001, Some(6000), None).unwrap().postgres, 6000);
         assert!(dev_stack(65534, None, None).is_err());

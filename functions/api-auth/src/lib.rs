@@ -32,9 +32,6 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-/// Where the mobile app receives its one-time code.
-pub const MOBILE_CALLBACK: &str = "drop://auth/callback";
-
 /// What api-auth uses: configuration, the database, pending logins, and BankID and the
 /// fødselsnummer vault (both built on first use).
 #[derive(Clone)]
@@ -193,7 +190,7 @@ fn unavailable(err: impl std::error::Error + Send + Sync + 'static) -> ApiError 
 #[utoipa::path(
     get, path = "/v1/auth/bankid/callback", tag = "auth",
     responses(
-        (status = 302, description = "Web: to the web app with the drop_token cookie. Mobile: to drop://auth/callback?code=… (a one-time code, 60 s)"),
+        (status = 302, description = "Web: to the web app with the __Host-drop_token cookie. Mobile: to the app's redirect (DROP_MOBILE_REDIRECT_URI; drop://auth/callback locally) with ?code=… (a one-time code, 60 s)"),
         (status = 400, description = "Unknown, expired or replayed state", body = ErrorBody),
         (status = 401, description = "BankID sign-in did not verify", body = ErrorBody),
         (status = 403, description = "Under 18", body = ErrorBody),
@@ -248,7 +245,15 @@ pub async fn callback(
         .await?;
 
     let now = OffsetDateTime::now_utc();
-    if age_on(identity.birth_date, state.0.config.today_override.unwrap_or_else(|| today_in_norway(now))) < 18 {
+    if age_on(
+        identity.birth_date,
+        state
+            .0
+            .config
+            .today_override
+            .unwrap_or_else(|| today_in_norway(now)),
+    ) < 18
+    {
         return Err(ApiError::new(ErrorCode::Underage));
     }
     let person = BankIdPerson {
@@ -302,7 +307,9 @@ pub async fn callback(
                 )
                 .await
                 .map_err(unavailable)?;
-            redirect(&format!("{MOBILE_CALLBACK}?code={code}"), &[])
+            let to = &state.0.config.mobile_redirect_uri;
+            let separator = if to.contains('?') { '&' } else { '?' };
+            redirect(&format!("{to}{separator}code={code}"), &[])
         }
     }
 }

@@ -475,7 +475,7 @@ async fn one_user_never_sees_or_changes_anothers_profile_settings_or_limits() {
 async fn a_web_session_needs_the_cookie_and_the_web_apps_origin_to_change_anything() {
     let app = TestApp::new().await;
     let (_, token) = app.signed_in_user(SessionKind::Web).await;
-    let cookie = format!("drop_token={token}");
+    let cookie = format!("__Host-drop_token={token}");
     let origin = app.base.config.web_origin().to_owned();
     let change = || {
         TestRequest::new(Method::PUT, "/v1/me/settings")

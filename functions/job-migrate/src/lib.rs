@@ -17,10 +17,10 @@
 //! Lambda runtime.
 
 use bytes::Bytes;
+use drop_shared::aws::secrets::{SecretError, SecretStore};
 use drop_shared::store::migrate::{self, MigrationError, MigrationReport};
 use drop_shared::store::pool::{Connection, Db, DbError};
 use drop_shared::store::roles::{self, AppRole, RoleError};
-use drop_shared::aws::secrets::{SecretError, SecretStore};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;

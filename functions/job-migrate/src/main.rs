@@ -15,8 +15,8 @@ async fn main() -> Result<(), Error> {
     let base = Base::new(Config::from_env()?, Aws::from_env(), 1);
     // The migration role's secret is DATABASE_SECRET_ID; the application role's, whose
     // password this function sets, is DATABASE_APP_SECRET_ID.
-    let app_secret = std::env::var("DATABASE_APP_SECRET_ID")
-        .map_err(|_| "DATABASE_APP_SECRET_ID is not set")?;
+    let app_secret =
+        std::env::var("DATABASE_APP_SECRET_ID").map_err(|_| "DATABASE_APP_SECRET_ID is not set")?;
     let migrator = Migrator::new(base.db.clone(), ResponseSender::new()?)
         .with_app_role(base.secrets.clone(), app_secret);
     // Boxed: the handler's future is deep (runner, pool, HTTPS client) and unboxed inside the

@@ -112,7 +112,6 @@ pub struct KycEvent {
     pub screening_hits: Vec<&'static str>,
 }
 
-
 impl KycEvent {
     /// The provider's reason the user is shown when this event moves them to `to`: its
     /// moderation comment for a resubmission request or a rejection — and nothing when the

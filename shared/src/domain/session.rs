@@ -8,7 +8,7 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 /// Name of the web session cookie.
-pub const COOKIE: &str = "drop_token";
+pub const COOKIE: &str = "__Host-drop_token";
 
 /// Name of the cookie that binds a web sign-in to the browser that started it (10 minutes).
 pub const LOGIN_COOKIE: &str = "__Host-drop_login";
@@ -211,7 +211,7 @@ mod tests {
         let c = session_cookie("t", Duration::hours(24));
         assert_eq!(
             c,
-            "drop_token=t; Path=/; Max-Age=86400; HttpOnly; Secure; SameSite=Lax"
+            "__Host-drop_token=t; Path=/; Max-Age=86400; HttpOnly; Secure; SameSite=Lax"
         );
         assert!(cleared_cookie().contains("Max-Age=0"));
     }

@@ -204,19 +204,22 @@ mod tests {
         assert_eq!(
             credential(&headers(&[
                 ("authorization", "Bearer abc"),
-                ("cookie", "drop_token=x")
+                ("cookie", "__Host-drop_token=x")
             ])),
             Some((Credential::Bearer, "abc"))
         );
         assert_eq!(
-            credential(&headers(&[("cookie", "a=1; drop_token=xyz; b=2")])),
+            credential(&headers(&[("cookie", "a=1; __Host-drop_token=xyz; b=2")])),
             Some((Credential::Cookie, "xyz"))
         );
         assert_eq!(
             credential(&headers(&[("authorization", "Basic abc")])),
             None
         );
-        assert_eq!(credential(&headers(&[("cookie", "drop_tokenx=1")])), None);
+        assert_eq!(
+            credential(&headers(&[("cookie", "__Host-drop_tokenx=1")])),
+            None
+        );
         assert_eq!(credential(&headers(&[])), None);
     }
 }

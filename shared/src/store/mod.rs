@@ -6,8 +6,8 @@ pub mod migrate;
 pub mod pool;
 pub mod profile;
 pub mod rates;
-pub mod sessions;
 pub mod roles;
+pub mod sessions;
 pub mod users;
 
 pub use pool::{Db, DbError};

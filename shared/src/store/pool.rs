@@ -11,8 +11,8 @@
 //! *unavailable* ([`is_unavailable`]), answered 503 with `Retry-After`: the broken connection
 //! is discarded, and a read is retried once on a fresh one.
 
-use crate::config::{DatabaseConfig, DbDeadlines};
 use crate::aws::secrets::SecretStore;
+use crate::config::{DatabaseConfig, DbDeadlines};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use serde::Deserialize;
 use std::str::FromStr;

@@ -1,8 +1,8 @@
 //! The exchange-rate and quote store.
 
-use crate::store::pool::{Db, DbError};
 use crate::domain::money::Currency;
 use crate::domain::quote::{ExchangeRate, QuoteTerms, SEND_CURRENCY};
+use crate::store::pool::{Db, DbError};
 use rust_decimal::Decimal;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
