@@ -240,6 +240,61 @@ fn optional_text(
     }
 }
 
+impl From<&WebhookEvent> for crate::domain::kyc::KycEvent {
+    fn from(e: &WebhookEvent) -> Self {
+        use crate::domain::kyc::{parse_provider_time, KycSignal, KycStatus};
+        let review = e.review.as_ref();
+        let signal = match (&e.kind, review) {
+            (EventKind::ApplicantReviewed, Some(r)) => {
+                KycSignal::Reviewed(match (r.answer, r.reject_type) {
+                    (ReviewAnswer::Green, _) => KycStatus::Approved,
+                    (ReviewAnswer::Red, Some(RejectType::Final)) => KycStatus::Rejected,
+                    (ReviewAnswer::Red, _) => KycStatus::ResubmissionRequested,
+                })
+            }
+            (EventKind::ApplicantPending, _) => KycSignal::Pending,
+            (EventKind::ApplicantOnHold, _) => KycSignal::OnHold,
+            (EventKind::ApplicantReset, _) => KycSignal::Reset,
+            _ => KycSignal::Other,
+        };
+        let event_type = match &e.kind {
+            EventKind::ApplicantReviewed => "applicantReviewed".to_owned(),
+            EventKind::ApplicantPending => "applicantPending".to_owned(),
+            EventKind::ApplicantOnHold => "applicantOnHold".to_owned(),
+            EventKind::ApplicantReset => "applicantReset".to_owned(),
+            EventKind::ApplicantCreated => "applicantCreated".to_owned(),
+            EventKind::Other(other) => other.chars().take(100).collect(),
+        };
+        let mut screening_hits: Vec<&'static str> = review
+            .map(|r| r.screening_hits().iter().map(|h| h.kind.as_str()).collect())
+            .unwrap_or_default();
+        screening_hits.sort_unstable();
+        screening_hits.dedup();
+        Self {
+            event_type,
+            applicant_id: e.applicant_id.clone(),
+            external_user_id: e.external_user_id.clone(),
+            signal,
+            review_answer: review.map(|r| match r.answer {
+                ReviewAnswer::Green => "GREEN",
+                ReviewAnswer::Red => "RED",
+            }),
+            reject_type: review.and_then(|r| r.reject_type).map(|t| match t {
+                RejectType::Retry => "RETRY",
+                RejectType::Final => "FINAL",
+            }),
+            reject_labels: review.map(|r| r.reject_labels.clone()).unwrap_or_default(),
+            review_status: e.review_status.clone(),
+            // Bounded like the columns it lands in, so a long comment can never block the event.
+            moderation_comment: review
+                .and_then(|r| r.moderation_comment.as_deref())
+                .map(|c| c.chars().take(2000).collect()),
+            created_at: e.created_at_ms.as_deref().and_then(parse_provider_time),
+            screening_hits,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,60 +392,5 @@ mod tests {
             e.map(|e| e.kind),
             Ok(EventKind::Other("applicantPrechecked".to_owned()))
         );
-    }
-}
-
-impl From<&WebhookEvent> for crate::domain::kyc::KycEvent {
-    fn from(e: &WebhookEvent) -> Self {
-        use crate::domain::kyc::{parse_provider_time, KycSignal, KycStatus};
-        let review = e.review.as_ref();
-        let signal = match (&e.kind, review) {
-            (EventKind::ApplicantReviewed, Some(r)) => {
-                KycSignal::Reviewed(match (r.answer, r.reject_type) {
-                    (ReviewAnswer::Green, _) => KycStatus::Approved,
-                    (ReviewAnswer::Red, Some(RejectType::Final)) => KycStatus::Rejected,
-                    (ReviewAnswer::Red, _) => KycStatus::ResubmissionRequested,
-                })
-            }
-            (EventKind::ApplicantPending, _) => KycSignal::Pending,
-            (EventKind::ApplicantOnHold, _) => KycSignal::OnHold,
-            (EventKind::ApplicantReset, _) => KycSignal::Reset,
-            _ => KycSignal::Other,
-        };
-        let event_type = match &e.kind {
-            EventKind::ApplicantReviewed => "applicantReviewed".to_owned(),
-            EventKind::ApplicantPending => "applicantPending".to_owned(),
-            EventKind::ApplicantOnHold => "applicantOnHold".to_owned(),
-            EventKind::ApplicantReset => "applicantReset".to_owned(),
-            EventKind::ApplicantCreated => "applicantCreated".to_owned(),
-            EventKind::Other(other) => other.chars().take(100).collect(),
-        };
-        let mut screening_hits: Vec<&'static str> = review
-            .map(|r| r.screening_hits().iter().map(|h| h.kind.as_str()).collect())
-            .unwrap_or_default();
-        screening_hits.sort_unstable();
-        screening_hits.dedup();
-        Self {
-            event_type,
-            applicant_id: e.applicant_id.clone(),
-            external_user_id: e.external_user_id.clone(),
-            signal,
-            review_answer: review.map(|r| match r.answer {
-                ReviewAnswer::Green => "GREEN",
-                ReviewAnswer::Red => "RED",
-            }),
-            reject_type: review.and_then(|r| r.reject_type).map(|t| match t {
-                RejectType::Retry => "RETRY",
-                RejectType::Final => "FINAL",
-            }),
-            reject_labels: review.map(|r| r.reject_labels.clone()).unwrap_or_default(),
-            review_status: e.review_status.clone(),
-            // Bounded like the columns it lands in, so a long comment can never block the event.
-            moderation_comment: review
-                .and_then(|r| r.moderation_comment.as_deref())
-                .map(|c| c.chars().take(2000).collect()),
-            created_at: e.created_at_ms.as_deref().and_then(parse_provider_time),
-            screening_hits,
-        }
     }
 }
