@@ -3,6 +3,7 @@
 //! Only names and addresses live here; secret values are read from Secrets Manager by
 //! [`crate::aws::secrets::SecretStore`] when first needed.
 
+use crate::providers::sumsub::DigestAlg;
 use std::env;
 use time::Duration;
 
@@ -51,6 +52,9 @@ pub enum DatabaseConfig {
 pub struct SumsubConfig {
     pub base_url: String,
     pub level_name: String,
+    /// The one `X-Payload-Digest-Alg` a webhook may be signed with (`SUMSUB_WEBHOOK_ALGORITHM`,
+    /// as set on the webhook in Sumsub's dashboard); a webhook signed otherwise is refused.
+    pub webhook_algorithm: DigestAlg,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,6 +137,14 @@ impl Config {
                 ))
             }
         };
+        let webhook_algorithm = match get("SUMSUB_WEBHOOK_ALGORITHM") {
+            None => DigestAlg::HmacSha256Hex,
+            Some(name) => DigestAlg::from_header(&name).ok_or_else(|| {
+                ConfigError(format!(
+                    "SUMSUB_WEBHOOK_ALGORITHM={name}: one of HMAC_SHA1_HEX, HMAC_SHA256_HEX, HMAC_SHA512_HEX"
+                ))
+            })?,
+        };
         Ok(Self {
             webhook_table: get("DROP_WEBHOOK_TABLE")
                 .unwrap_or_else(|| format!("drop-{stage}-webhook-dedup")),
@@ -142,6 +154,7 @@ impl Config {
                     .trim_end_matches('/')
                     .to_owned(),
                 level_name: get("SUMSUB_LEVEL_NAME").unwrap_or_else(|| "basic-kyc-level".into()),
+                webhook_algorithm,
             },
             login_table: get("DROP_LOGIN_TABLE")
                 .unwrap_or_else(|| format!("drop-{stage}-oidc-state")),
@@ -252,6 +265,22 @@ mod tests {
                 client_id: "drop".into()
             })
         );
+    }
+
+    #[test]
+    fn the_webhook_algorithm_is_sha256_unless_configured() {
+        let algorithm = |v: &str| {
+            from(&[("DATABASE_URL", "x"), ("SUMSUB_WEBHOOK_ALGORITHM", v)])
+                .map(|c| c.sumsub.webhook_algorithm)
+        };
+        assert_eq!(
+            from(&[("DATABASE_URL", "x")]).unwrap().sumsub.webhook_algorithm,
+            DigestAlg::HmacSha256Hex
+        );
+        assert_eq!(algorithm("HMAC_SHA512_HEX").unwrap(), DigestAlg::HmacSha512Hex);
+        assert_eq!(algorithm("HMAC_SHA1_HEX").unwrap(), DigestAlg::HmacSha1Hex);
+        assert!(algorithm("SHA256").is_err());
+        assert!(algorithm("HMAC_MD5_HEX").is_err());
     }
 
     #[test]

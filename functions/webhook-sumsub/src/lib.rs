@@ -59,6 +59,7 @@ pub async fn receive(state: AppState, req: ApiRequest) -> HandlerResult {
         })?;
     verify_webhook(
         &secret,
+        state.config.sumsub.webhook_algorithm,
         req.header("x-payload-digest-alg"),
         req.header("x-payload-digest"),
         &req.body,
