@@ -5,6 +5,7 @@
 
 use crate::providers::sumsub::DigestAlg;
 use std::env;
+use std::fmt;
 use time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +37,7 @@ pub struct Config {
     pub rate_limits_enabled: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseConfig {
     /// A full URL (local runs, tests). `sslmode=require` turns TLS on.
     Url(String),
@@ -46,6 +47,48 @@ pub enum DatabaseConfig {
         secret_id: String,
         host_override: Option<String>,
     },
+}
+
+impl fmt::Debug for DatabaseConfig {
+    /// A URL's password is never printed (a configuration is logged whole, e.g. on a failed
+    /// start).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Url(url) => f.debug_tuple("Url").field(&without_password(url)).finish(),
+            Self::Secret {
+                secret_id,
+                host_override,
+            } => f
+                .debug_struct("Secret")
+                .field("secret_id", secret_id)
+                .field("host_override", host_override)
+                .finish(),
+        }
+    }
+}
+
+/// `postgres://user:pw@host/db` → `postgres://user:***@host/db`, and `password=pw` in the
+/// key-value form → `password=***`.
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url
+            .split(' ')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => "password=***",
+                _ => pair,
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            let masked = if user.len() < userinfo.len() { ":***" } else { "" };
+            format!("{scheme}://{user}{masked}@{host}{}", &rest[authority_end..])
+        }
+        None => url.to_owned(),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -264,6 +307,28 @@ mod tests {
                 issuer: "https://idp".into(),
                 client_id: "drop".into()
             })
+        );
+    }
+
+    #[test]
+    fn a_database_url_prints_without_its_password() {
+        let c = from(&[("DATABASE_URL", "postgres://drop:hunter2-secret@db:5432/drop?sslmode=require")])
+            .unwrap();
+        let printed = format!("{c:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(
+            printed.contains("postgres://drop:***@db:5432/drop?sslmode=require"),
+            "{printed}"
+        );
+        // A password containing '@' or ':' is masked whole.
+        assert_eq!(
+            without_password("postgres://u:p@ss:w@h/d"),
+            "postgres://u:***@h/d"
+        );
+        assert_eq!(without_password("postgres://u@h/d"), "postgres://u@h/d");
+        assert_eq!(
+            without_password("host=h user=u password=pw dbname=d"),
+            "host=h user=u password=*** dbname=d"
         );
     }
 

@@ -8,6 +8,7 @@
 
 use bytes::Bytes;
 use drop_shared::providers::outbound::{OutboundError, RetryPolicy, DEFAULT_MAX_BODY_BYTES};
+use drop_shared::error::log_chain;
 use drop_shared::secret::Secret;
 use drop_shared::providers::sumsub::{
     request_signature, verify_webhook, webhook_digest, ApplicantInfo, DigestAlg, EventKind,
@@ -844,11 +845,31 @@ mod sumsub {
     async fn a_sumsub_that_keeps_failing_is_unavailable_after_three_retries() {
         let fake = Fake::start().await;
         fake.with(|s| s.always_fail = true);
-        let err = fake
-            .client()
-            .create_applicant(USER_ID, &kari())
-            .await
-            .unwrap_err();
+        // Every log line written while the call and its retries run (a current-thread test
+        // runtime: the subscriber sees them all).
+        let logs = Logs::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(logs.clone())
+            .finish();
+        let err = {
+            let _guard = tracing::subscriber::set_default(subscriber);
+            fake.client()
+                .create_applicant(USER_ID, &kari())
+                .await
+                .unwrap_err()
+        };
+        let logged = logs.text();
+        assert_eq!(logged.matches("retrying").count(), 3, "{logged}");
+        // The 5xx body ("fake-unavailable Kari Nordmann") reaches neither a log line nor the
+        // error, on any attempt.
+        let printed = format!("{err} {err:?} {}", log_chain(&err));
+        for text in [&logged, &printed] {
+            assert!(
+                !text.contains("Kari") && !text.contains("fake-unavailable"),
+                "{text}"
+            );
+        }
         match &err {
             SumsubError::Unavailable(OutboundError::Status { status, .. }) => {
                 assert_eq!(*status, StatusCode::SERVICE_UNAVAILABLE);
@@ -856,11 +877,35 @@ mod sumsub {
             other => panic!("expected Unavailable(Status), got {other:?}"),
         }
         assert_eq!(fake.log().len(), 4);
-        let printed = format!("{err} {err:?}");
-        assert!(
-            !printed.contains("Kari") && !printed.contains("Nordmann"),
-            "{printed}"
-        );
+    }
+
+    /// A log destination for a test's tracing subscriber.
+    #[derive(Clone, Default)]
+    struct Logs(Arc<Mutex<Vec<u8>>>);
+
+    impl Logs {
+        fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+        }
+    }
+
+    impl std::io::Write for Logs {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
+        type Writer = Logs;
+
+        fn make_writer(&'a self) -> Logs {
+            self.clone()
+        }
     }
 
     #[tokio::test]
