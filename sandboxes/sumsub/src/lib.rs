@@ -15,11 +15,13 @@
 //! - `POST /resources/accessTokens/sdk` — a WebSDK token; starts the simulated review
 //! - `POST /sandbox/applicants/{applicantId}/review` — sandbox only: decide a review now
 //!
-//! All state is in memory and bounded; it is gone when the sandbox stops.
+//! All state is in memory and bounded; it is gone when the sandbox stops unless
+//! [`SandboxConfig::state_file`] names a file to keep it in.
 
 use http::Method;
 use hyper::body::Incoming;
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -59,6 +61,8 @@ pub struct SandboxConfig {
     pub webhook_secret: String,
     /// From SDK token to review webhook; [`DEFAULT_REVIEW_DELAY`] by default.
     pub review_delay: Duration,
+    /// A JSON file the applicants are kept in across runs; `None`: in memory only.
+    pub state_file: Option<PathBuf>,
 }
 
 impl Default for SandboxConfig {
@@ -70,6 +74,7 @@ impl Default for SandboxConfig {
             webhook_url: String::new(),
             webhook_secret: String::new(),
             review_delay: DEFAULT_REVIEW_DELAY,
+            state_file: None,
         }
     }
 }
@@ -82,6 +87,7 @@ impl std::fmt::Debug for SandboxConfig {
             .field("webhook_url", &self.webhook_url)
             .field("webhook_secret", &"***")
             .field("review_delay", &self.review_delay)
+            .field("state_file", &self.state_file)
             .finish()
     }
 }
@@ -102,7 +108,10 @@ pub async fn serve(
     }
     let sandbox = Arc::new(Sandbox {
         webhooks: Webhooks::new(&config.webhook_url, &config.webhook_secret),
-        store: Store::default(),
+        store: config
+            .state_file
+            .clone()
+            .map_or_else(Store::default, Store::open),
         config,
     });
     if let Ok(addr) = listener.local_addr() {
@@ -209,6 +218,7 @@ mod unit_tests {
             webhook_url: "http://127.0.0.1:9/webhooks/sumsub".into(),
             webhook_secret: "webhook-secret-value".into(),
             review_delay: Duration::from_millis(200),
+            state_file: None,
         };
         let debug = format!("{config:?}");
         assert!(!debug.contains("value"), "{debug}");

@@ -21,8 +21,9 @@ pub const SDK_TOKEN_TTL_SECS: u32 = 600;
 
 /// Why a call to Sumsub failed.
 ///
-/// Suggested mapping: `Unavailable` → 503 `provider_unavailable`; `Rejected` with 401/403 and
-/// `BadResponse` → 500 (our credentials or Sumsub's contract); other `Rejected` → by case.
+/// Suggested mapping: `Unavailable` → 503 `provider_unavailable`; `UnknownApplicant` → 502
+/// `provider_error`; `Rejected` with 401/403 and `BadResponse` → 500 (our credentials or
+/// Sumsub's contract); other `Rejected` → by case.
 #[derive(Debug, thiserror::Error)]
 pub enum SumsubError {
     /// Down, timed out, or 5xx after the retries (5xx bodies are not kept).
@@ -37,6 +38,10 @@ pub enum SumsubError {
     /// A 2xx answer without what the API promises.
     #[error("Sumsub's answer is not valid: {0}")]
     BadResponse(&'static str),
+    /// 404 for an applicant Drop holds (by its id or its external user id): Sumsub no longer has
+    /// it (deleted there, or a sandbox that started afresh).
+    #[error("Sumsub does not know the applicant")]
+    UnknownApplicant,
 }
 
 /// What Drop tells Sumsub about a new applicant (from BankID). Never printed.
@@ -144,6 +149,7 @@ impl SumsubClient {
     }
 
     /// An SDK access token for `external_user_id` at our level, valid [`SDK_TOKEN_TTL_SECS`].
+    /// [`SumsubError::UnknownApplicant`] if Sumsub has no applicant for that id.
     pub async fn sdk_access_token(&self, external_user_id: &str) -> Result<SdkToken, SumsubError> {
         let body = json!({
             "userId": external_user_id,
@@ -153,7 +159,7 @@ impl SumsubClient {
         let response = self
             .call(Method::POST, "/resources/accessTokens/sdk", Some(&body))
             .await?;
-        let object = json_object(&success(response)?)?;
+        let object = json_object(&applicant_found(response)?)?;
         let token = non_empty_text(&object, "token").ok_or(SumsubError::BadResponse("no token"))?;
         let user_id =
             non_empty_text(&object, "userId").ok_or(SumsubError::BadResponse("no userId"))?;
@@ -171,7 +177,7 @@ impl SumsubClient {
     ) -> Result<ApplicantState, SumsubError> {
         let path = format!("/resources/applicants/{}/one", encode(applicant_id));
         let response = self.call(Method::GET, &path, None).await?;
-        let object = json_object(&success(response)?)?;
+        let object = json_object(&applicant_found(response)?)?;
         let review = object
             .get("review")
             .and_then(Value::as_object)
@@ -200,7 +206,7 @@ impl SumsubClient {
             encode(external_user_id)
         );
         let response = self.call(Method::GET, &path, None).await?;
-        applicant_id(&success(response)?)
+        applicant_id(&applicant_found(response)?)
     }
 
     /// One signed call, retried per the policy. `Ok` for any answer below 500.
@@ -246,6 +252,15 @@ impl SumsubClient {
         .await
         .map_err(SumsubError::Unavailable)
     }
+}
+
+/// As [`success`], for a call about one applicant: a 404 is [`SumsubError::UnknownApplicant`].
+fn applicant_found(response: OutboundResponse) -> Result<OutboundResponse, SumsubError> {
+    if response.status == StatusCode::NOT_FOUND {
+        tracing::warn!("Sumsub does not know an applicant Drop holds");
+        return Err(SumsubError::UnknownApplicant);
+    }
+    success(response)
 }
 
 /// The response if 2xx, else [`SumsubError::Rejected`] with Sumsub's error name.
