@@ -155,11 +155,10 @@ impl OutboundError {
     }
 
     /// A `reqwest` failure of one attempt, without the URL (its path or query may carry codes).
-    fn from_reqwest(provider: &str, after: Duration, error: reqwest::Error) -> Self {
+    /// (The client sets no timeouts of its own: [`send`] bounds each attempt.)
+    fn from_reqwest(provider: &str, error: reqwest::Error) -> Self {
         let (provider, source) = (provider.to_owned(), error.without_url());
-        if source.is_timeout() {
-            Self::Timeout { provider, after }
-        } else if source.is_connect() {
+        if source.is_connect() {
             Self::Connect { provider, source }
         } else {
             Self::Transport { provider, source }
@@ -218,7 +217,7 @@ pub async fn send(
     let request = reqwest::Request::try_from(request)
         .map_err(|e| OutboundError::Request(Box::new(e.without_url())))?;
     let (limit, after) = (policy.max_body_bytes, policy.timeout);
-    let failed = |e| OutboundError::from_reqwest(&provider, after, e);
+    let failed = |e| OutboundError::from_reqwest(&provider, e);
     let too_large = || OutboundError::BodyTooLarge {
         provider: provider.clone(),
         limit,
