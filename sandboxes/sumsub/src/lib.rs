@@ -18,8 +18,9 @@
 //! All state is in memory and bounded; it is gone when the sandbox stops unless
 //! [`SandboxConfig::state_file`] names a file to keep it in.
 
+use axum::extract::Request;
+use axum::serve::ListenerExt;
 use http::Method;
-use hyper::body::Incoming;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -92,15 +93,16 @@ impl std::fmt::Debug for SandboxConfig {
     }
 }
 
-/// Serves the sandbox on `listener` until `shutdown` resolves, then closes every connection and
-/// stops every review and webhook still under way.
+/// Serves the sandbox (an axum app) on `listener` until `shutdown` resolves, then lets the
+/// requests under way finish, closes every connection and stops every review and webhook still
+/// under way.
 ///
 /// An empty `app_token` or `secret_key` would let anyone in; the sandbox then logs an error and
 /// does not serve.
 pub async fn serve(
     listener: TcpListener,
     config: SandboxConfig,
-    shutdown: impl Future<Output = ()>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     if config.app_token.is_empty() || config.secret_key.is_empty() {
         tracing::error!("sumsub sandbox: app_token and secret_key must be set; not serving");
@@ -118,14 +120,24 @@ pub async fn serve(
         tracing::info!(%addr, "sumsub sandbox: serving (not real Sumsub)");
     }
 
-    let handler = {
+    // One handler for every path: the sandbox answers unknown paths and methods itself, in
+    // Sumsub's error shape.
+    let app = {
         let sandbox = sandbox.clone();
-        move |req, _peer| {
+        axum::Router::new().fallback(move |req: Request| {
             let sandbox = sandbox.clone();
             async move { handle(&sandbox, req).await }
-        }
+        })
     };
-    drop_shared::edge::serve::serve_http1(listener, "sumsub sandbox", handler, shutdown).await;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    if let Err(err) = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        tracing::warn!(error = %err, "sumsub sandbox: serving failed");
+    }
     sandbox.webhooks.shutdown().await;
 }
 
@@ -137,7 +149,7 @@ pub(crate) struct Sandbox {
 }
 
 /// Reads the body, checks the signature over it, then routes.
-async fn handle(sandbox: &Arc<Sandbox>, req: http::Request<Incoming>) -> Reply {
+async fn handle(sandbox: &Arc<Sandbox>, req: Request) -> Reply {
     let (parts, body) = req.into_parts();
     let Some(body) = web::read_body(body).await else {
         return web::error(
