@@ -110,7 +110,10 @@ pub async fn bankid_sandbox(
 
 /// Starts the Sumsub sandbox on `listener` and points `config` at it, unless
 /// `SUMSUB_BASE_URL` names another endpoint. Its keys and the webhook secret are set in the
-/// local Secrets Manager; its webhooks go to this server's `/v1/webhooks/sumsub`.
+/// local Secrets Manager; its webhooks go to this server's `/v1/webhooks/sumsub`, signed with
+/// `SUMSUB_WEBHOOK_SECRET` when it is set (so a developer can sign their own), else with one
+/// made up here and printed. `DROP_SUMSUB_SANDBOX_STATE` names the file its applicants are kept
+/// in across runs.
 pub async fn sumsub_sandbox(
     sdk: &aws_config::SdkConfig,
     config: &mut Config,
@@ -118,8 +121,20 @@ pub async fn sumsub_sandbox(
 ) -> Result<String, ProvisionError> {
     let base_url = format!("http://{}", listener.local_addr()?);
     let secrets = aws_sdk_secretsmanager::Client::new(sdk);
-    let (app_token, secret_key, webhook_secret) =
-        (random_key_hex()?, random_key_hex()?, random_key_hex()?);
+    let (app_token, secret_key) = (random_key_hex()?, random_key_hex()?);
+    let webhook_secret = match std::env::var("SUMSUB_WEBHOOK_SECRET")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        Some(secret) => secret,
+        None => {
+            let secret = random_key_hex()?;
+            println!(
+                "Sumsub sandbox webhook secret (set SUMSUB_WEBHOOK_SECRET to choose it): {secret}"
+            );
+            secret
+        }
+    };
     for (name, value) in [
         ("sumsub-app-token", &app_token),
         ("sumsub-secret-key", &secret_key),
@@ -133,6 +148,7 @@ pub async fn sumsub_sandbox(
         webhook_url: format!("{}/v1/webhooks/sumsub", config.public_url),
         webhook_secret,
         review_delay: std::time::Duration::from_secs(3),
+        state_file: std::env::var_os("DROP_SUMSUB_SANDBOX_STATE").map(Into::into),
     };
     tokio::spawn(sumsub_sandbox::serve(
         listener,

@@ -3,7 +3,9 @@
 //! Only names and addresses live here; secret values are read from Secrets Manager by
 //! [`crate::aws::secrets::SecretStore`] when first needed.
 
+use crate::providers::sumsub::DigestAlg;
 use std::env;
+use std::fmt;
 use time::{Date, Duration};
 
 /// The mobile app's sign-in redirect on stage `local`.
@@ -105,7 +107,7 @@ fn millis(
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseConfig {
     /// A full URL (local runs, tests). `sslmode=require` turns TLS on.
     Url(String),
@@ -117,10 +119,59 @@ pub enum DatabaseConfig {
     },
 }
 
+impl fmt::Debug for DatabaseConfig {
+    /// A URL's password is never printed (a configuration is logged whole, e.g. on a failed
+    /// start).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Url(url) => f.debug_tuple("Url").field(&without_password(url)).finish(),
+            Self::Secret {
+                secret_id,
+                host_override,
+            } => f
+                .debug_struct("Secret")
+                .field("secret_id", secret_id)
+                .field("host_override", host_override)
+                .finish(),
+        }
+    }
+}
+
+/// `postgres://user:pw@host/db` → `postgres://user:***@host/db`, and `password=pw` in the
+/// key-value form → `password=***`.
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url
+            .split(' ')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => "password=***",
+                _ => pair,
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            let masked = if user.len() < userinfo.len() {
+                ":***"
+            } else {
+                ""
+            };
+            format!("{scheme}://{user}{masked}@{host}{}", &rest[authority_end..])
+        }
+        None => url.to_owned(),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SumsubConfig {
     pub base_url: String,
     pub level_name: String,
+    /// The one `X-Payload-Digest-Alg` a webhook may be signed with (`SUMSUB_WEBHOOK_ALGORITHM`,
+    /// as set on the webhook in Sumsub's dashboard); a webhook signed otherwise is refused.
+    pub webhook_algorithm: DigestAlg,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -241,6 +292,14 @@ impl Config {
             rate_limit: millis(&get, "DROP_RATE_LIMIT_TIMEOUT_MS", aws_defaults.rate_limit)?,
             other: millis(&get, "DROP_AWS_TIMEOUT_MS", aws_defaults.other)?,
         };
+        let webhook_algorithm = match get("SUMSUB_WEBHOOK_ALGORITHM") {
+            None => DigestAlg::HmacSha256Hex,
+            Some(name) => DigestAlg::from_header(&name).ok_or_else(|| {
+                ConfigError(format!(
+                    "SUMSUB_WEBHOOK_ALGORITHM={name}: one of HMAC_SHA1_HEX, HMAC_SHA256_HEX, HMAC_SHA512_HEX"
+                ))
+            })?,
+        };
         Ok(Self {
             db_deadlines,
             aws_deadlines,
@@ -252,6 +311,7 @@ impl Config {
                     .trim_end_matches('/')
                     .to_owned(),
                 level_name: get("SUMSUB_LEVEL_NAME").unwrap_or_else(|| "basic-kyc-level".into()),
+                webhook_algorithm,
             },
             login_table: get("DROP_LOGIN_TABLE")
                 .unwrap_or_else(|| format!("drop-{stage}-oidc-state")),
@@ -372,6 +432,53 @@ mod tests {
                 client_id: "drop".into()
             })
         );
+    }
+
+    #[test]
+    fn a_database_url_prints_without_its_password() {
+        let c = from(&[(
+            "DATABASE_URL",
+            "postgres://drop:hunter2-secret@db:5432/drop?sslmode=require",
+        )])
+        .unwrap();
+        let printed = format!("{c:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(
+            printed.contains("postgres://drop:***@db:5432/drop?sslmode=require"),
+            "{printed}"
+        );
+        // A password containing '@' or ':' is masked whole.
+        assert_eq!(
+            without_password("postgres://u:p@ss:w@h/d"),
+            "postgres://u:***@h/d"
+        );
+        assert_eq!(without_password("postgres://u@h/d"), "postgres://u@h/d");
+        assert_eq!(
+            without_password("host=h user=u password=pw dbname=d"),
+            "host=h user=u password=*** dbname=d"
+        );
+    }
+
+    #[test]
+    fn the_webhook_algorithm_is_sha256_unless_configured() {
+        let algorithm = |v: &str| {
+            from(&[("DATABASE_URL", "x"), ("SUMSUB_WEBHOOK_ALGORITHM", v)])
+                .map(|c| c.sumsub.webhook_algorithm)
+        };
+        assert_eq!(
+            from(&[("DATABASE_URL", "x")])
+                .unwrap()
+                .sumsub
+                .webhook_algorithm,
+            DigestAlg::HmacSha256Hex
+        );
+        assert_eq!(
+            algorithm("HMAC_SHA512_HEX").unwrap(),
+            DigestAlg::HmacSha512Hex
+        );
+        assert_eq!(algorithm("HMAC_SHA1_HEX").unwrap(), DigestAlg::HmacSha1Hex);
+        assert!(algorithm("SHA256").is_err());
+        assert!(algorithm("HMAC_MD5_HEX").is_err());
     }
 
     #[test]

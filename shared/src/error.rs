@@ -38,12 +38,15 @@ pub enum ErrorCode {
     Gone,
     RateLimited,
     ProviderUnavailable,
+    /// A provider answered, but not in a way Drop can act on (e.g. it no longer knows a record
+    /// Drop holds): 502, not worth retrying at once.
+    ProviderError,
     ServiceUnavailable,
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 28] = [
+    pub const ALL: [ErrorCode; 29] = [
         Self::InvalidJson,
         Self::UnsupportedMediaType,
         Self::PayloadTooLarge,
@@ -70,6 +73,7 @@ impl ErrorCode {
         Self::Gone,
         Self::RateLimited,
         Self::ProviderUnavailable,
+        Self::ProviderError,
         Self::ServiceUnavailable,
         Self::Internal,
     ];
@@ -102,6 +106,7 @@ impl ErrorCode {
             Self::Gone => "gone",
             Self::RateLimited => "rate_limited",
             Self::ProviderUnavailable => "provider_unavailable",
+            Self::ProviderError => "provider_error",
             Self::ServiceUnavailable => "service_unavailable",
             Self::Internal => "internal_error",
         }
@@ -134,6 +139,7 @@ impl ErrorCode {
             Self::Gone => StatusCode::GONE,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::ProviderUnavailable | Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ProviderError => StatusCode::BAD_GATEWAY,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -172,6 +178,9 @@ impl ErrorCode {
             Self::RateLimited => "Too many requests; try again later.",
             Self::ProviderUnavailable => {
                 "A provider Drop depends on is unavailable; try again later."
+            }
+            Self::ProviderError => {
+                "A provider Drop depends on answered in a way Drop cannot use; contact support."
             }
             Self::ServiceUnavailable => "The service is unavailable; try again later.",
             Self::Internal => "Something went wrong on our side.",
@@ -432,14 +441,16 @@ impl From<crate::store::users::UserError> for ApiError {
 }
 
 impl From<crate::providers::sumsub::SumsubError> for ApiError {
-    /// Sumsub down or answering nonsense is a 503 the client may retry; Sumsub refusing our
-    /// signed request is our configuration's fault (500).
+    /// Sumsub down or answering nonsense is a 503 the client may retry; Sumsub no longer
+    /// knowing an applicant Drop stored is a 502; Sumsub refusing our signed request is our
+    /// configuration's fault (500).
     fn from(err: crate::providers::sumsub::SumsubError) -> Self {
         use crate::providers::sumsub::SumsubError as E;
         match err {
             E::Unavailable(_) | E::BadResponse(_) => Self::new(ErrorCode::ProviderUnavailable)
                 .with_retry_after(30)
                 .with_source(err),
+            E::UnknownApplicant => Self::new(ErrorCode::ProviderError).with_source(err),
             E::Rejected { .. } => Self::internal(err),
         }
     }

@@ -2,12 +2,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test file: failing loudly is the point
 
-use bytes::Bytes;
 use drop_local::LocalApi;
 use drop_testkit::TestApp;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 
 async fn serve(app: &TestApp) -> String {
@@ -19,19 +15,17 @@ async fn serve(app: &TestApp) -> String {
 }
 
 async fn send(method: &str, url: &str, body: Option<Value>) -> (u16, http::HeaderMap, Value) {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let mut req = http::Request::builder().method(method).uri(url);
-    let body = match body {
-        Some(v) => {
-            req = req.header("content-type", "application/json");
-            Full::new(Bytes::from(v.to_string()))
-        }
-        None => Full::new(Bytes::new()),
-    };
-    let res = client.request(req.body(body).unwrap()).await.unwrap();
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut req = reqwest::Client::new().request(method, url);
+    if let Some(v) = body {
+        req = req
+            .header("content-type", "application/json")
+            .body(v.to_string());
+    }
+    let res = req.send().await.unwrap();
     let status = res.status().as_u16();
     let headers = res.headers().clone();
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    let bytes = res.bytes().await.unwrap();
     (status, headers, serde_json::from_slice(&bytes).unwrap())
 }
 

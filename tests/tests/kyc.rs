@@ -30,12 +30,38 @@ async fn serve_sumsub(listener: TcpListener, base: &str) {
         webhook_url: format!("{base}/v1/webhooks/sumsub"),
         webhook_secret: WEBHOOK_SECRET.into(),
         review_delay: Duration::from_millis(200),
+        state_file: None,
     };
     tokio::spawn(sumsub_sandbox::serve(
         listener,
         config,
         std::future::pending(),
     ));
+}
+
+/// A sandbox on `listener` keeping its applicants in `state_file` (if any), until the returned
+/// sender is used or dropped; the handle ends once it has stopped.
+fn serve_sumsub_until(
+    listener: TcpListener,
+    base: &str,
+    state_file: Option<std::path::PathBuf>,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let config = sumsub_sandbox::SandboxConfig {
+        app_token: APP_TOKEN.into(),
+        secret_key: SECRET_KEY.into(),
+        webhook_url: format!("{base}/v1/webhooks/sumsub"),
+        webhook_secret: WEBHOOK_SECRET.into(),
+        review_delay: Duration::from_millis(200),
+        state_file,
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(sumsub_sandbox::serve(listener, config, async {
+        let _ = stopped.await;
+    }));
+    (stop, task)
 }
 
 /// The API, with Sumsub at `sumsub` (started here unless `sumsub_down`).
@@ -391,4 +417,48 @@ async fn sumsub_get(client: &Client, base: &str, path: &str) -> Value {
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK, "GET {path}");
     res.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_returning_user_whose_applicant_sumsub_forgot_gets_a_502_and_a_sandbox_that_kept_its_state_serves_them(
+) {
+    let (s, listener, _) = stack(true).await;
+    let addr = listener.local_addr().unwrap();
+    let dir = std::env::temp_dir().join(format!("kyc-sandbox-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = dir.join("sumsub-sandbox.json");
+    let (_, token) = s.app.signed_in_user(SessionKind::Mobile).await;
+
+    // First run: the applicant is created and reviewed.
+    let (stop, stopped) = serve_sumsub_until(listener, &s.base, Some(state.clone()));
+    assert_eq!(s.start(&token).await.0, StatusCode::OK);
+    s.status_after_review(&token, "approved").await;
+    stop.send(()).unwrap();
+    stopped.await.unwrap();
+
+    // A sandbox that started afresh no longer knows the stored applicant: a clear 502.
+    let (stop, stopped) = serve_sumsub_until(TcpListener::bind(addr).await.unwrap(), &s.base, None);
+    let (status, body) = s.start(&token).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_GATEWAY, Some("provider_error")),
+        "{body}"
+    );
+    stop.send(()).unwrap();
+    stopped.await.unwrap();
+
+    // The sandbox that keeps its state with the database knows them again.
+    let (stop, stopped) =
+        serve_sumsub_until(TcpListener::bind(addr).await.unwrap(), &s.base, Some(state));
+    let (status, body) = s.start(&token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        s.app
+            .count("audit_log WHERE action = 'kyc.applicant_created'")
+            .await,
+        1
+    );
+    stop.send(()).unwrap();
+    stopped.await.unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
 }

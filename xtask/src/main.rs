@@ -314,6 +314,11 @@ fn dev(repo: &Repo) -> Result<i32, String> {
     cmd.current_dir(&repo.root)
         .env("DROP_STAGE", "local")
         .env("DROP_PORT", api_port.to_string())
+        // The Sumsub sandbox's applicants live as long as the database whose users name them.
+        .env(
+            "DROP_SUMSUB_SANDBOX_STATE",
+            pg.dir().join("sumsub-sandbox.json"),
+        )
         .stdin(Stdio::null())
         .process_group(0);
     aws_env(&mut cmd, moto);

@@ -240,6 +240,12 @@ fn find_pg_bin() -> Result<PathBuf, String> {
 }
 
 impl Postgres {
+    /// The cluster's folder (`.drop/pg-{name}`): what belongs with its databases is kept here,
+    /// and goes when the cluster is deleted.
+    pub fn dir(&self) -> &Path {
+        &self.cluster.dir
+    }
+
     /// Starts the cluster (initdb on first use), or reuses it when it is already running
     /// with the same settings. Fails clearly when the port belongs to someone else.
     pub fn start(repo: &Repo, cfg: &PgConfig) -> Result<Postgres, String> {

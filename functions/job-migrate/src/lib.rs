@@ -18,20 +18,15 @@
 
 use bytes::Bytes;
 use drop_shared::aws::secrets::{SecretError, SecretStore};
+use drop_shared::providers::outbound::{self, OutboundError, RetryPolicy};
 use drop_shared::store::migrate::{self, MigrationError, MigrationReport};
 use drop_shared::store::pool::{Connection, Db, DbError};
 use drop_shared::store::roles::{self, AppRole, RoleError};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 // ---------------------------------------------------------------------------------------------
@@ -534,75 +529,56 @@ fn url_host(url: &str) -> String {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResponseError {
-    #[error("TLS configuration")]
-    Tls(#[source] rustls::Error),
     #[error("the ResponseURL is not a valid URL")]
     BadUrl,
     #[error("the ResponseURL is not https")]
     NotHttps,
-    #[error("building the request")]
-    Request(#[source] http::Error),
     #[error("sending the response")]
-    Transport(#[source] hyper_util::client::legacy::Error),
-    #[error("no answer within {} s", .0.as_secs())]
-    TimedOut(Duration),
+    Delivery(#[source] OutboundError),
     #[error("the response URL answered {0}")]
     Status(http::StatusCode),
 }
 
-/// PUTs custom-resource responses to CloudFormation's pre-signed S3 URLs: HTTPS (rustls with
-/// aws-lc-rs, WebPKI roots), HTTP/1.1, retried with backoff 1 s, 2 s, 4 s.
+/// PUTs custom-resource responses to CloudFormation's pre-signed S3 URLs through the instance's
+/// one outbound client (`drop_shared::providers::outbound`): timeouts and 5xx retried after
+/// 1 s, 2 s, 4 s; any other answer is final.
 #[derive(Clone)]
 pub struct ResponseSender {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     https_only: bool,
-    attempts: u32,
-    first_backoff: Duration,
-    attempt_timeout: Duration,
+    policy: RetryPolicy,
+}
+
+impl Default for ResponseSender {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl ResponseSender {
-    /// The production client: `https` URLs only.
-    pub fn new() -> Result<Self, ResponseError> {
+    /// The production sender: `https` URLs only.
+    pub fn new() -> Self {
         Self::build(true)
     }
 
     /// Also accepts `http` URLs (tests and local runs, where a local server stands in for S3).
-    pub fn allowing_plain_http() -> Result<Self, ResponseError> {
+    pub fn allowing_plain_http() -> Self {
         Self::build(false)
     }
 
-    fn build(https_only: bool) -> Result<Self, ResponseError> {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(ResponseError::Tls)?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let connector = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls);
-        let connector = if https_only {
-            connector.https_only()
-        } else {
-            connector.https_or_http()
-        }
-        .enable_http1()
-        .build();
-        let client = Client::builder(TokioExecutor::new()).build(connector);
-        Ok(Self {
-            client,
+    fn build(https_only: bool) -> Self {
+        Self {
             https_only,
-            attempts: 4,
-            first_backoff: Duration::from_secs(1),
-            attempt_timeout: Duration::from_secs(5),
-        })
+            // S3 answers the PUT with an empty body.
+            policy: RetryPolicy {
+                max_body_bytes: 64 * 1024,
+                ..RetryPolicy::default()
+            },
+        }
     }
 
     /// Changes the first retry delay (doubling after each attempt); tests shorten it.
     pub fn with_first_backoff(mut self, first_backoff: Duration) -> Self {
-        self.first_backoff = first_backoff;
+        self.policy.base_delay = first_backoff;
         self
     }
 
@@ -619,43 +595,20 @@ impl ResponseSender {
             _ => return Err(ResponseError::NotHttps),
         }
         let body = Bytes::from(serde_json::to_vec(response).unwrap_or_default());
-        let mut delay = self.first_backoff;
-        let mut attempt = 1;
-        loop {
-            match self.put_once(&uri, body.clone()).await {
-                Ok(()) => return Ok(()),
-                Err(e) if attempt < self.attempts => {
-                    tracing::warn!(attempt, error = %log_chain(&e), "response PUT failed; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay = delay.saturating_mul(2);
-                    attempt += 1;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    async fn put_once(&self, uri: &http::Uri, body: Bytes) -> Result<(), ResponseError> {
-        let request = http::Request::put(uri.clone())
-            .header(http::header::CONTENT_LENGTH, body.len())
-            .body(Full::new(body))
-            .map_err(ResponseError::Request)?;
-        let response = tokio::time::timeout(self.attempt_timeout, self.client.request(request))
-            .await
-            .map_err(|_| ResponseError::TimedOut(self.attempt_timeout))?
-            .map_err(ResponseError::Transport)?;
-        let status = response.status();
-        // Read (a bounded amount of) the answer so the connection can be reused; its content
-        // does not matter.
-        let _ = tokio::time::timeout(
-            self.attempt_timeout,
-            Limited::new(response.into_body(), 64 * 1024).collect(),
+        let answer = outbound::send_with_retry(
+            || {
+                http::Request::put(uri.clone())
+                    .header(http::header::CONTENT_LENGTH, body.len())
+                    .body(body.clone())
+            },
+            &self.policy,
         )
-        .await;
-        if status.is_success() {
+        .await
+        .map_err(ResponseError::Delivery)?;
+        if answer.status.is_success() {
             Ok(())
         } else {
-            Err(ResponseError::Status(status))
+            Err(ResponseError::Status(answer.status))
         }
     }
 }

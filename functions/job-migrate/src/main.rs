@@ -17,7 +17,7 @@ async fn main() -> Result<(), Error> {
     // password this function sets, is DATABASE_APP_SECRET_ID.
     let app_secret =
         std::env::var("DATABASE_APP_SECRET_ID").map_err(|_| "DATABASE_APP_SECRET_ID is not set")?;
-    let migrator = Migrator::new(base.db.clone(), ResponseSender::new()?)
+    let migrator = Migrator::new(base.db.clone(), ResponseSender::new())
         .with_app_role(base.secrets.clone(), app_secret);
     // Boxed: the handler's future is deep (runner, pool, HTTPS client) and unboxed inside the
     // runtime's it overflows the compiler's query depth.

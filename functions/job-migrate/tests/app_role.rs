@@ -83,11 +83,8 @@ async fn migrating_creates_the_application_role_from_its_secret_and_updates_its_
     ]);
     let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
     let state = Base::new(config, Aws::from_sdk(&sdk), 1);
-    let migrator = Migrator::new(
-        state.db.clone(),
-        ResponseSender::allowing_plain_http().unwrap(),
-    )
-    .with_app_role(SecretStore::new(Aws::from_sdk(&sdk), ""), secret_id.clone());
+    let migrator = Migrator::new(state.db.clone(), ResponseSender::allowing_plain_http())
+        .with_app_role(SecretStore::new(Aws::from_sdk(&sdk), ""), secret_id.clone());
 
     let report = migrator.run(DEFAULT_BUDGET).await.unwrap();
     assert!(!report.is_noop());

@@ -10,7 +10,7 @@ use drop_shared::aws::webhook_ledger::{body_digest, WebhookLedger};
 use drop_shared::domain::kyc::KycEvent;
 use drop_shared::edge::{self, Base, Json, RawBody, RequestMeta};
 use drop_shared::error::ErrorBody;
-use drop_shared::providers::sumsub::{verify_webhook, WebhookEvent};
+use drop_shared::providers::sumsub::{verify_webhook, DigestAlg, WebhookEvent};
 use drop_shared::store::{kyc, Db};
 use drop_shared::{ApiError, ErrorCode};
 use serde::Serialize;
@@ -26,6 +26,8 @@ pub struct State {
     db: Db,
     secrets: SecretStore,
     ledger: WebhookLedger,
+    /// The one digest algorithm deliveries may be signed with.
+    webhook_algorithm: DigestAlg,
 }
 
 /// The route and its OpenAPI entry; public, believed only when its digest verifies.
@@ -39,6 +41,7 @@ pub fn router(base: &Base) -> Router {
         db: base.db.clone(),
         secrets: base.secrets.clone(),
         ledger: WebhookLedger::new(base.aws.clone(), base.config.webhook_table.clone()),
+        webhook_algorithm: base.config.sumsub.webhook_algorithm,
     })
 }
 
@@ -79,6 +82,7 @@ pub async fn receive(
         })?;
     verify_webhook(
         &secret,
+        state.webhook_algorithm,
         header("x-payload-digest-alg"),
         header("x-payload-digest"),
         &body,

@@ -13,7 +13,12 @@ const SECRET: &str = "webhook-secret-for-tests";
 const APPLICANT: &str = "65f0a1b2c3d4e5f6a7b8c9d0";
 
 async fn app_with_applicant() -> (TestApp, uuid::Uuid) {
-    let app = TestApp::new().await;
+    app_with_applicant_and(&[]).await
+}
+
+/// As [`app_with_applicant`], with extra configuration.
+async fn app_with_applicant_and(env: &[(&str, &str)]) -> (TestApp, uuid::Uuid) {
+    let app = TestApp::with_env(env).await;
     app.set_secret("sumsub-webhook-secret", SECRET).await;
     let (user, _) = app.signed_in_user(SessionKind::Mobile).await;
     app.db
@@ -102,26 +107,48 @@ async fn green_approves_once_with_audit_and_notification_and_a_repeat_is_a_dupli
 }
 
 #[tokio::test]
-async fn every_digest_algorithm_sumsub_uses_verifies() {
+async fn only_the_configured_digest_algorithm_is_accepted() {
+    // By default HMAC_SHA256_HEX only: a correctly signed SHA-1 or SHA-512 delivery is refused
+    // and changes nothing.
     let (app, user) = app_with_applicant().await;
-    for (i, alg) in [
-        DigestAlg::HmacSha1Hex,
-        DigestAlg::HmacSha256Hex,
-        DigestAlg::HmacSha512Hex,
-    ]
-    .into_iter()
-    .enumerate()
+    for (i, alg) in [DigestAlg::HmacSha1Hex, DigestAlg::HmacSha512Hex]
+        .into_iter()
+        .enumerate()
     {
         let body = event(
             user,
             "applicantPending",
             &format!("2026-11-22 10:00:0{i}.000"),
         );
+        post(&app, signed(&body, alg))
+            .await
+            .assert_error(StatusCode::UNAUTHORIZED, "invalid_signature");
+    }
+    assert_eq!(app.count("kyc_events").await, 0);
+    let body = event(user, "applicantPending", "2026-11-22 10:00:09.000");
+    assert_eq!(
+        post(&app, signed(&body, DigestAlg::HmacSha256Hex))
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    // Configured otherwise, that algorithm is accepted and SHA-256 is not.
+    for (name, alg) in [
+        ("HMAC_SHA1_HEX", DigestAlg::HmacSha1Hex),
+        ("HMAC_SHA512_HEX", DigestAlg::HmacSha512Hex),
+    ] {
+        let (app, user) = app_with_applicant_and(&[("SUMSUB_WEBHOOK_ALGORITHM", name)]).await;
+        let body = event(user, "applicantPending", "2026-11-22 10:00:00.000");
+        post(&app, signed(&body, DigestAlg::HmacSha256Hex))
+            .await
+            .assert_error(StatusCode::UNAUTHORIZED, "invalid_signature");
         assert_eq!(
             post(&app, signed(&body, alg)).await.status,
             StatusCode::OK,
-            "{alg:?}"
+            "{name}"
         );
+        assert_eq!(app.count("kyc_events").await, 1, "{name}");
     }
 }
 

@@ -186,7 +186,7 @@ fn validate(
 }
 
 /// `POST /authorize/choose`: the person picked on the page (or Cancel) for one transaction.
-pub(crate) async fn choose(sandbox: &Sandbox, req: http::Request<hyper::body::Incoming>) -> Reply {
+pub(crate) async fn choose(sandbox: &Sandbox, req: axum::extract::Request) -> Reply {
     let Some(body) = web::read_body(req.into_body()).await else {
         return error_page(StatusCode::PAYLOAD_TOO_LARGE, "The form is too large.");
     };

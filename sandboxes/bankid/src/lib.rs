@@ -10,8 +10,9 @@
 //! Endpoints, under the issuer's path: `/.well-known/openid-configuration`, `/authorize`,
 //! `/authorize/choose`, `/token`, `/userinfo`, `/jwks`.
 
+use axum::extract::Request;
+use axum::serve::ListenerExt;
 use http::Method;
-use hyper::body::Incoming;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -60,14 +61,15 @@ impl std::fmt::Debug for SandboxConfig {
     }
 }
 
-/// Serves the sandbox on `listener` until `shutdown` resolves, then closes every connection.
+/// Serves the sandbox (an axum app) on `listener` until `shutdown` resolves, then lets the
+/// requests under way finish and closes every connection.
 ///
 /// A fresh RSA-2048 signing key is generated first; should that fail, the error is logged and
 /// the sandbox does not serve.
 pub async fn serve(
     listener: TcpListener,
     config: SandboxConfig,
-    shutdown: impl Future<Output = ()>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     run(listener, config, Clock::default(), shutdown).await;
 }
@@ -103,7 +105,7 @@ pub(crate) async fn run(
     listener: TcpListener,
     config: SandboxConfig,
     clock: Clock,
-    shutdown: impl Future<Output = ()>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let key = match SigningKey::generate() {
         Ok(key) => key,
@@ -121,15 +123,25 @@ pub(crate) async fn run(
     });
     tracing::info!(issuer = %sandbox.config.issuer, "bankid sandbox: serving (not real BankID)");
 
-    let handler = move |req, _peer| {
+    // One handler for every path: the sandbox answers unknown paths and methods itself, in
+    // its own shapes.
+    let app = axum::Router::new().fallback(move |req: Request| {
         let sandbox = sandbox.clone();
         async move { route(&sandbox, req).await }
-    };
-    drop_shared::edge::serve::serve_http1(listener, "bankid sandbox", handler, shutdown).await;
+    });
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    if let Err(err) = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        tracing::warn!(error = %err, "bankid sandbox: serving failed");
+    }
 }
 
 /// Dispatches one request by path and method.
-async fn route(sandbox: &Sandbox, req: http::Request<Incoming>) -> Reply {
+async fn route(sandbox: &Sandbox, req: Request) -> Reply {
     let Some(path) = req.uri().path().strip_prefix(sandbox.base_path.as_str()) else {
         return web::not_found();
     };

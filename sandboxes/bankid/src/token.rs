@@ -56,10 +56,7 @@ impl Refusal {
 }
 
 /// `POST /token`.
-pub(crate) async fn exchange(
-    sandbox: &Sandbox,
-    req: http::Request<hyper::body::Incoming>,
-) -> Reply {
+pub(crate) async fn exchange(sandbox: &Sandbox, req: axum::extract::Request) -> Reply {
     let (parts, body) = req.into_parts();
     if let Err(refusal) = authenticate(sandbox, &parts.headers) {
         return refusal.reply();

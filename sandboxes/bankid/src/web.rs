@@ -63,7 +63,7 @@ impl Params {
 }
 
 /// Reads a body of at most [`MAX_BODY`] bytes; `None` if it is longer or broken.
-pub(crate) async fn read_body(body: hyper::body::Incoming) -> Option<Bytes> {
+pub(crate) async fn read_body(body: axum::body::Body) -> Option<Bytes> {
     Limited::new(body, MAX_BODY)
         .collect()
         .await

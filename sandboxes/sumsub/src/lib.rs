@@ -16,11 +16,14 @@
 //! - `POST /sandbox/applicants/{applicantId}/review` — sandbox only: decide a review now
 //! - `GET /sandbox/requests` — sandbox only: the requests it was sent (read-only)
 //!
-//! All state is in memory and bounded; it is gone when the sandbox stops.
+//! All state is in memory and bounded; it is gone when the sandbox stops unless
+//! [`SandboxConfig::state_file`] names a file to keep it in.
 
+use axum::extract::Request;
+use axum::serve::ListenerExt;
 use http::Method;
-use hyper::body::Incoming;
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -62,6 +65,8 @@ pub struct SandboxConfig {
     pub webhook_secret: String,
     /// From SDK token to review webhook; [`DEFAULT_REVIEW_DELAY`] by default.
     pub review_delay: Duration,
+    /// A JSON file the applicants are kept in across runs; `None`: in memory only.
+    pub state_file: Option<PathBuf>,
 }
 
 impl Default for SandboxConfig {
@@ -73,6 +78,7 @@ impl Default for SandboxConfig {
             webhook_url: String::new(),
             webhook_secret: String::new(),
             review_delay: DEFAULT_REVIEW_DELAY,
+            state_file: None,
         }
     }
 }
@@ -85,19 +91,21 @@ impl std::fmt::Debug for SandboxConfig {
             .field("webhook_url", &self.webhook_url)
             .field("webhook_secret", &"***")
             .field("review_delay", &self.review_delay)
+            .field("state_file", &self.state_file)
             .finish()
     }
 }
 
-/// Serves the sandbox on `listener` until `shutdown` resolves, then closes every connection and
-/// stops every review and webhook still under way.
+/// Serves the sandbox (an axum app) on `listener` until `shutdown` resolves, then lets the
+/// requests under way finish, closes every connection and stops every review and webhook still
+/// under way.
 ///
 /// An empty `app_token` or `secret_key` would let anyone in; the sandbox then logs an error and
 /// does not serve.
 pub async fn serve(
     listener: TcpListener,
     config: SandboxConfig,
-    shutdown: impl Future<Output = ()>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     if config.app_token.is_empty() || config.secret_key.is_empty() {
         tracing::error!("sumsub sandbox: app_token and secret_key must be set; not serving");
@@ -105,7 +113,10 @@ pub async fn serve(
     }
     let sandbox = Arc::new(Sandbox {
         webhooks: Webhooks::new(&config.webhook_url, &config.webhook_secret),
-        store: Store::default(),
+        store: config
+            .state_file
+            .clone()
+            .map_or_else(Store::default, Store::open),
         received: Received::default(),
         config,
     });
@@ -113,14 +124,24 @@ pub async fn serve(
         tracing::info!(%addr, "sumsub sandbox: serving (not real Sumsub)");
     }
 
-    let handler = {
+    // One handler for every path: the sandbox answers unknown paths and methods itself, in
+    // Sumsub's error shape.
+    let app = {
         let sandbox = sandbox.clone();
-        move |req, _peer| {
+        axum::Router::new().fallback(move |req: Request| {
             let sandbox = sandbox.clone();
             async move { handle(&sandbox, req).await }
-        }
+        })
     };
-    drop_shared::edge::serve::serve_http1(listener, "sumsub sandbox", handler, shutdown).await;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    if let Err(err) = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        tracing::warn!(error = %err, "sumsub sandbox: serving failed");
+    }
     sandbox.webhooks.shutdown().await;
 }
 
@@ -133,7 +154,7 @@ pub(crate) struct Sandbox {
 }
 
 /// Reads the body, checks the signature over it, then routes.
-async fn handle(sandbox: &Arc<Sandbox>, req: http::Request<Incoming>) -> Reply {
+async fn handle(sandbox: &Arc<Sandbox>, req: Request) -> Reply {
     let (parts, body) = req.into_parts();
     let Some(body) = web::read_body(body).await else {
         return web::error(
@@ -224,6 +245,7 @@ mod unit_tests {
             webhook_url: "http://127.0.0.1:9/webhooks/sumsub".into(),
             webhook_secret: "webhook-secret-value".into(),
             review_delay: Duration::from_millis(200),
+            state_file: None,
         };
         let debug = format!("{config:?}");
         assert!(!debug.contains("value"), "{debug}");

@@ -15,7 +15,7 @@
 use serde::{Deserialize, Serialize};
 
 /// `review.reviewStatus` (only the statuses the sandbox reaches).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) enum ReviewStatus {
     /// Created; documents not yet submitted.
@@ -45,17 +45,17 @@ pub(crate) enum RejectType {
 }
 
 /// `reviewResult`, as both `GET …/one` and the webhooks carry it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ReviewResult {
     pub review_answer: ReviewAnswer,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review_reject_type: Option<RejectType>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moderation_comment: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_comment: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reject_labels: Vec<String>,
 }
 

@@ -1,10 +1,15 @@
 //! The sandbox's memory: applicants by id and by external user id, at most [`CAPACITY`] of
 //! them (a full store forgets its oldest applicant to make room).
+//!
+//! Kept in memory only, or also in a JSON file (see [`Store::open`]) so that applicants outlive
+//! the process, as they do with Sumsub: `cargo xtask dev` keeps the file beside its database,
+//! whose users still name the applicants an earlier run created.
 
 use crate::review::{Outcome, ReviewResult, ReviewStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// At most this many applicants are held.
@@ -22,7 +27,7 @@ pub(crate) struct FixedInfo {
     pub dob: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Applicant {
     pub id: String,
     pub inspection_id: String,
@@ -72,6 +77,17 @@ struct Inner {
 }
 
 impl Inner {
+    /// Adds an applicant whose external user id is new, forgetting the oldest if full.
+    fn add(&mut self, applicant: Applicant) {
+        while self.by_id.len() >= CAPACITY {
+            self.forget_oldest();
+        }
+        self.by_external_id
+            .insert(applicant.external_user_id.clone(), applicant.id.clone());
+        self.order.push_back(applicant.id.clone());
+        self.by_id.insert(applicant.id.clone(), applicant);
+    }
+
     fn forget_oldest(&mut self) {
         if let Some(id) = self.order.pop_front() {
             if let Some(applicant) = self.by_id.remove(&id) {
@@ -85,13 +101,66 @@ impl Inner {
 #[derive(Default)]
 pub(crate) struct Store {
     inner: Mutex<Inner>,
+    /// Where every change is written, if anywhere.
+    file: Option<PathBuf>,
 }
 
 impl Store {
+    /// A store kept in `file`: the applicants it holds (oldest first) are read now, and every
+    /// change is written back (to a temporary file, then renamed over it). A missing file is an
+    /// empty store; an unreadable one is logged and started afresh. A review that was under way
+    /// when the file was last written has no simulation left to finish it: it is back at `init`,
+    /// and the next SDK token starts it again.
+    pub(crate) fn open(file: PathBuf) -> Self {
+        let mut inner = Inner::default();
+        match std::fs::read(&file) {
+            Ok(bytes) => match serde_json::from_slice::<Vec<Applicant>>(&bytes) {
+                Ok(applicants) => {
+                    for mut applicant in applicants {
+                        if applicant.review_status == ReviewStatus::Pending {
+                            applicant.review_status = ReviewStatus::Init;
+                        }
+                        inner.add(applicant);
+                    }
+                }
+                Err(error) => tracing::warn!(
+                    file = %file.display(),
+                    %error,
+                    "sumsub sandbox: the state file is not readable; starting empty"
+                ),
+            },
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => tracing::warn!(
+                file = %file.display(),
+                %error,
+                "sumsub sandbox: cannot read the state file; starting empty"
+            ),
+        }
+        Self {
+            inner: Mutex::new(inner),
+            file: Some(file),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // Every update below leaves the maps consistent before it could panic, so poison is
         // harmless.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Writes the store to its file, if it has one (under the lock, so writes keep their order).
+    fn save(&self, inner: &Inner) {
+        let Some(file) = &self.file else {
+            return;
+        };
+        let applicants: Vec<&Applicant> = inner
+            .order
+            .iter()
+            .filter_map(|id| inner.by_id.get(id))
+            .collect();
+        if let Err(error) = write_atomically(file, &applicants) {
+            tracing::warn!(file = %file.display(), %error, "sumsub sandbox: cannot write the state file");
+        }
     }
 
     pub(crate) fn insert(&self, applicant: Applicant) -> Result<(), Duplicate> {
@@ -102,14 +171,8 @@ impl Store {
         {
             return Err(Duplicate);
         }
-        while inner.by_id.len() >= CAPACITY {
-            inner.forget_oldest();
-        }
-        inner
-            .by_external_id
-            .insert(applicant.external_user_id.clone(), applicant.id.clone());
-        inner.order.push_back(applicant.id.clone());
-        inner.by_id.insert(applicant.id.clone(), applicant);
+        inner.add(applicant);
+        self.save(&inner);
         Ok(())
     }
 
@@ -134,7 +197,9 @@ impl Store {
         applicant.review_seq += 1;
         applicant.review_status = ReviewStatus::Pending;
         applicant.review_result = None;
-        Some(applicant.clone())
+        let applicant = applicant.clone();
+        self.save(&inner);
+        Some(applicant)
     }
 
     /// Ends the review numbered `seq` with `outcome`, unless another review has started since
@@ -147,7 +212,9 @@ impl Store {
         }
         applicant.review_status = outcome.status;
         applicant.review_result = Some(outcome.result);
-        Some(applicant.clone())
+        let applicant = applicant.clone();
+        self.save(&inner);
+        Some(applicant)
     }
 
     /// Ends any review now with `outcome`, superseding a simulated one still running.
@@ -157,8 +224,20 @@ impl Store {
         applicant.review_seq += 1;
         applicant.review_status = outcome.status;
         applicant.review_result = Some(outcome.result);
-        Some(applicant.clone())
+        let applicant = applicant.clone();
+        self.save(&inner);
+        Some(applicant)
     }
+}
+
+/// Writes `value` as JSON to `file` through a temporary file beside it, so a reader (or a
+/// crash) never sees half a file.
+fn write_atomically(file: &Path, value: &impl Serialize) -> std::io::Result<()> {
+    let bytes = serde_json::to_vec(value)?;
+    let mut temporary = file.as_os_str().to_owned();
+    temporary.push(".tmp");
+    std::fs::write(&temporary, bytes)?;
+    std::fs::rename(&temporary, file)
 }
 
 #[cfg(test)]
@@ -229,6 +308,43 @@ mod tests {
         assert!(!inner.by_id.contains_key("id0"), "the oldest is forgotten");
         assert!(!inner.by_external_id.contains_key("user0"));
         assert!(inner.by_id.contains_key(&format!("id{CAPACITY}")));
+    }
+
+    #[test]
+    fn a_store_with_a_file_keeps_its_applicants_for_the_next_run() {
+        let dir = std::env::temp_dir().join(format!("sumsub-sandbox-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("state.json");
+        {
+            let store = Store::open(file.clone());
+            store.insert(applicant(1)).unwrap();
+            store.insert(applicant(2)).unwrap();
+            let review = store.begin_review("id1").unwrap();
+            store
+                .finish_review("id1", review.review_seq, Outcome::green())
+                .unwrap();
+            store.begin_review("id2").unwrap();
+        }
+        let store = Store::open(file.clone());
+        let first = store.by_external_id("user1").unwrap();
+        assert_eq!(first.id, "id1");
+        assert_eq!(first.review_status, ReviewStatus::Completed);
+        assert_eq!(first.review_result, Some(Outcome::green().result));
+        // The review under way when the first store stopped starts again with the next token.
+        assert_eq!(
+            store.by_id("id2").unwrap().review_status,
+            ReviewStatus::Init
+        );
+        assert!(store.begin_review("id2").is_some());
+        assert_eq!(store.lock().order, ["id1", "id2"]);
+        let mut again = applicant(3);
+        again.external_user_id = "user2".into();
+        assert_eq!(store.insert(again), Err(Duplicate));
+
+        // A damaged file is an empty store, not a failure.
+        std::fs::write(&file, b"{not json").unwrap();
+        assert!(Store::open(file).by_id("id1").is_none());
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

@@ -191,6 +191,7 @@ impl Sandbox {
             webhook_url,
             webhook_secret: WEBHOOK_SECRET.into(),
             review_delay: DELAY,
+            state_file: None,
         };
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(serve(listener, config, async {

@@ -13,7 +13,7 @@ pub(crate) type Reply = Response<Full<Bytes>>;
 const MAX_BODY: usize = 64 * 1024;
 
 /// Reads a body of at most [`MAX_BODY`] bytes; `None` if it is longer or broken.
-pub(crate) async fn read_body(body: hyper::body::Incoming) -> Option<Bytes> {
+pub(crate) async fn read_body(body: axum::body::Body) -> Option<Bytes> {
     Limited::new(body, MAX_BODY)
         .collect()
         .await

@@ -4,19 +4,17 @@
 //!
 //! Delivery makes [`ATTEMPTS`] attempts [`RETRY_DELAY`] apart while the receiver cannot be
 //! reached, times out or answers 5xx; any other answer ends it. Logs name the webhook type, the
-//! applicant and the outcome, never the URL, the digest or a secret. Plain `http` only: the
-//! receiver is local.
+//! applicant and the outcome, never the URL, the digest or a secret. Each attempt goes through
+//! Drop's outbound client (`drop_shared::providers::outbound`), with this module's own retries.
 
 use crate::signing::{self, DIGEST_ALG};
 use crate::store::Applicant;
 use crate::{clock, ids};
 use bytes::Bytes;
+use drop_shared::error::log_chain;
+use drop_shared::providers::outbound::{self, RetryPolicy};
 use http::header::CONTENT_TYPE;
 use http::{Request, StatusCode, Uri};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 use std::future::Future;
 use std::sync::{Mutex, PoisonError};
@@ -29,7 +27,7 @@ pub(crate) const ATTEMPTS: u32 = 3;
 pub(crate) const RETRY_DELAY: Duration = Duration::from_secs(1);
 /// Limit for one attempt: connecting, sending and reading the answer.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Most of the receiver's answer that is read (then dropped).
+/// Largest answer accepted from the receiver (then dropped).
 const MAX_ANSWER: usize = 64 * 1024;
 /// At most this many reviews and deliveries run at once.
 const MAX_JOBS: usize = 1_000;
@@ -56,7 +54,6 @@ pub(crate) fn event(kind: &str, applicant: &Applicant) -> Value {
 
 /// Where webhooks go, how they are signed, and the jobs sending them.
 pub(crate) struct Webhooks {
-    client: Client<HttpConnector, Full<Bytes>>,
     /// `None` if the configured URL does not parse (each delivery then logs a warning).
     url: Option<Uri>,
     secret: String,
@@ -72,7 +69,6 @@ impl Webhooks {
             );
         }
         Self {
-            client: Client::builder(TokioExecutor::new()).build_http(),
             url,
             secret: secret.to_owned(),
             jobs: Mutex::new(JoinSet::new()),
@@ -169,37 +165,18 @@ impl Webhooks {
             .header(CONTENT_TYPE, "application/json")
             .header("x-payload-digest", digest)
             .header("x-payload-digest-alg", DIGEST_ALG)
-            .body(Full::new(body.clone()))
+            .body(body.clone())
             .map_err(|err| err.to_string())?;
-        let exchange = async {
-            let response = self
-                .client
-                .request(request)
-                .await
-                .map_err(|err| chain(&err))?;
-            let status = response.status();
-            // Read (a bounded part of) the answer so the connection can be reused.
-            let _ = Limited::new(response.into_body(), MAX_ANSWER)
-                .collect()
-                .await;
-            Ok(status)
+        let policy = RetryPolicy {
+            timeout: ATTEMPT_TIMEOUT,
+            max_body_bytes: MAX_ANSWER,
+            ..RetryPolicy::no_retry()
         };
-        tokio::time::timeout(ATTEMPT_TIMEOUT, exchange)
+        outbound::send(request, &policy)
             .await
-            .map_err(|_| "timed out".to_owned())?
+            .map(|answer| answer.status)
+            .map_err(|err| log_chain(&err))
     }
-}
-
-/// An error and its sources, e.g. "client error (Connect): tcp connect error: Connection refused".
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

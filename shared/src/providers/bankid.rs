@@ -150,7 +150,7 @@ pub enum OidcError {
 }
 
 /// Where to send the browser, and what to keep until the callback (keyed by `state`).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AuthorizationRequest {
     pub url: String,
     pub state: String,
@@ -158,13 +158,37 @@ pub struct AuthorizationRequest {
     pub pkce_verifier: Secret<String>,
 }
 
+impl fmt::Debug for AuthorizationRequest {
+    /// Nothing that binds the login: `state`, `nonce` and the verifier (and the URL, which
+    /// carries the first two) are shown as present only.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizationRequest")
+            .field("url", &"***")
+            .field("state", &"***")
+            .field("nonce", &"***")
+            .field("pkce_verifier", &self.pkce_verifier)
+            .finish()
+    }
+}
+
 /// The parameters of the provider's redirect to our callback.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AuthorizationResponse {
     pub code: Secret<String>,
     pub state: String,
     /// RFC 9207 `iss`, if the provider sent one; see [`OidcClient::check_response_issuer`].
     pub iss: Option<String>,
+}
+
+impl fmt::Debug for AuthorizationResponse {
+    /// The code and `state` are shown as present only.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizationResponse")
+            .field("code", &self.code)
+            .field("state", &"***")
+            .field("iss", &self.iss)
+            .finish()
+    }
 }
 
 impl AuthorizationResponse {
@@ -1030,6 +1054,22 @@ impl OidcClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn login_binding_values_never_print() {
+        let request = AuthorizationRequest {
+            url: "https://idp/authorize?state=st4te-value&nonce=n0nce-value".to_owned(),
+            state: "st4te-value".to_owned(),
+            nonce: "n0nce-value".to_owned(),
+            pkce_verifier: Secret::new("ver1fier-value".to_owned()),
+        };
+        let response = AuthorizationResponse::from_query("code=c0de-value&state=st4te-value")
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        let printed = format!("{request:?} {response:?}");
+        for secret in ["st4te", "n0nce", "ver1fier", "c0de"] {
+            assert!(!printed.contains(secret), "{secret}: {printed}");
+        }
+    }
 
     #[test]
     fn form_encoding_round_trips_and_escapes_reserved_characters() {

@@ -1,33 +1,28 @@
-//! Outbound HTTP(S) to providers (BankID, Sumsub, the open-banking ASPSP): one client per
-//! instance, built on first use, with a timeout per attempt, retries with backoff and a cap on
-//! response bodies.
+//! Outbound HTTP(S) to providers (BankID, Sumsub, the open-banking ASPSP, CloudFormation's
+//! response URL): one client per instance, built on first use, with a timeout per attempt,
+//! retries with backoff and a cap on response bodies.
 //!
-//! - One hyper client (rustls with aws-lc-rs, WebPKI roots, `https` and `http`) shared by every
-//!   provider and kept in a `OnceLock`: building it (root store, TLS configuration) costs init
-//!   time that many invocations never need, so the first request pays for it.
+//! - One `reqwest` client (rustls with aws-lc-rs, WebPKI roots, HTTP/1.1, no proxy, no
+//!   redirects followed) shared by every provider and kept in a `OnceLock`: building it (root
+//!   store, TLS configuration) costs init time that many invocations never need, so the first
+//!   request pays for it.
 //! - [`send_with_retry`] retries what may pass (timeouts, connection and transport errors, 5xx)
 //!   after 1 s, 2 s and 4 s ("Outbound calls" in the design), and nothing else: a 4xx is an
 //!   answer, returned to the caller.
 //! - A response body larger than [`RetryPolicy::max_body_bytes`] (1 MiB by default) is refused
-//!   while it is read, so a hostile or broken provider cannot exhaust the instance's memory.
+//!   while it is streamed in, so a hostile or broken provider cannot exhaust the instance's memory.
 //! - Errors name the provider by scheme and host only (never a path or query, which may carry
-//!   identifiers or codes) and never carry request headers or bodies.
+//!   identifiers or codes) and never carry request headers or bodies, nor a response body: a
+//!   5xx page can echo what was sent, so not even an excerpt of it reaches an error or a log.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, Request, StatusCode, Uri};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
-
 /// The instance's client, or why it could not be built (kept: it would fail the same way again).
-static CLIENT: OnceLock<Result<HttpsClient, String>> = OnceLock::new();
+static CLIENT: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
 
 /// Default cap on a response body: 1 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -115,15 +110,15 @@ fn status_error(provider: &Uri, response: &OutboundResponse) -> OutboundError {
     OutboundError::Status {
         provider: provider_name(provider),
         status: response.status,
-        excerpt: excerpt(&response.body),
     }
 }
 
-/// Why an outbound call failed. Names the provider (scheme and host) and never a secret.
+/// Why an outbound call failed. Names the provider (scheme and host) and never a secret, a
+/// request or a response body.
 #[derive(Debug, thiserror::Error)]
 pub enum OutboundError {
     #[error("the request could not be built")]
-    Request(#[source] http::Error),
+    Request(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("the HTTPS client could not be built: {0}")]
     Client(String),
     #[error("{provider}: no answer within {after:?}")]
@@ -132,22 +127,20 @@ pub enum OutboundError {
     Connect {
         provider: String,
         #[source]
-        source: hyper_util::client::legacy::Error,
+        source: reqwest::Error,
     },
     #[error("{provider}: the exchange failed")]
     Transport {
         provider: String,
         #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: reqwest::Error,
     },
     #[error("{provider}: the response body is larger than {limit} bytes")]
     BodyTooLarge { provider: String, limit: usize },
-    #[error("{provider} answered {status}: {excerpt}")]
+    #[error("{provider} answered {status}")]
     Status {
         provider: String,
         status: StatusCode,
-        /// The start of the body, printable ASCII only, for the log.
-        excerpt: String,
     },
 }
 
@@ -158,6 +151,17 @@ impl OutboundError {
             Self::Timeout { .. } | Self::Connect { .. } | Self::Transport { .. } => true,
             Self::Status { status, .. } => status.is_server_error(),
             Self::Request(_) | Self::Client(_) | Self::BodyTooLarge { .. } => false,
+        }
+    }
+
+    /// A `reqwest` failure of one attempt, without the URL (its path or query may carry codes).
+    /// (The client sets no timeouts of its own: [`send`] bounds each attempt.)
+    fn from_reqwest(provider: &str, error: reqwest::Error) -> Self {
+        let (provider, source) = (provider.to_owned(), error.without_url());
+        if source.is_connect() {
+            Self::Connect { provider, source }
+        } else {
+            Self::Transport { provider, source }
         }
     }
 }
@@ -171,23 +175,7 @@ pub fn provider_name(uri: &Uri) -> String {
     }
 }
 
-/// At most 200 characters of a body, printable ASCII only, for an error message.
-fn excerpt(body: &[u8]) -> String {
-    let text: String = String::from_utf8_lossy(body.get(..512).unwrap_or(body))
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() || c == ' ' {
-                c
-            } else {
-                ' '
-            }
-        })
-        .take(200)
-        .collect();
-    text.trim().to_owned()
-}
-
-fn build_client() -> Result<HttpsClient, String> {
+fn build_client() -> Result<reqwest::Client, String> {
     let roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
@@ -198,20 +186,20 @@ fn build_client() -> Result<HttpsClient, String> {
     .map_err(|e| format!("TLS configuration: {e}"))?
     .with_root_certificates(roots)
     .with_no_client_auth();
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_or_http()
-        .enable_http1()
-        .build();
-    Ok(Client::builder(TokioExecutor::new())
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .user_agent(concat!("drop/", env!("CARGO_PKG_VERSION")))
+        // A redirect is an answer for the caller (none of the providers' APIs redirects).
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
         // A frozen Lambda instance wakes up with connections the provider closed long ago.
         .pool_idle_timeout(Duration::from_secs(30))
-        .pool_timer(TokioTimer::new())
-        .build(connector))
+        .build()
+        .map_err(|e| format!("HTTP client: {e}"))
 }
 
 /// The instance's client, built by the first caller.
-fn client() -> Result<&'static HttpsClient, OutboundError> {
+fn client() -> Result<&'static reqwest::Client, OutboundError> {
     CLIENT
         .get_or_init(build_client)
         .as_ref()
@@ -226,70 +214,40 @@ pub async fn send(
 ) -> Result<OutboundResponse, OutboundError> {
     let provider = provider_name(request.uri());
     let client = client()?;
-    let mut request = request.map(Full::new);
-    if !request.headers().contains_key(http::header::USER_AGENT) {
-        request.headers_mut().insert(
-            http::header::USER_AGENT,
-            http::HeaderValue::from_static(concat!("drop/", env!("CARGO_PKG_VERSION"))),
-        );
-    }
-    let limit = policy.max_body_bytes;
+    let request = reqwest::Request::try_from(request)
+        .map_err(|e| OutboundError::Request(Box::new(e.without_url())))?;
+    let (limit, after) = (policy.max_body_bytes, policy.timeout);
+    let failed = |e| OutboundError::from_reqwest(&provider, e);
+    let too_large = || OutboundError::BodyTooLarge {
+        provider: provider.clone(),
+        limit,
+    };
     let exchange = async {
-        let response = client.request(request).await.map_err(|source| {
-            if source.is_connect() {
-                OutboundError::Connect {
-                    provider: provider.clone(),
-                    source,
-                }
-            } else {
-                OutboundError::Transport {
-                    provider: provider.clone(),
-                    source: Box::new(source),
-                }
-            }
-        })?;
-        let (parts, body) = response.into_parts();
-        let declared = parts
-            .headers
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > limit as u64) {
-            return Err(OutboundError::BodyTooLarge {
-                provider: provider.clone(),
-                limit,
-            });
+        let mut response = client.execute(request).await.map_err(failed)?;
+        if response.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(too_large());
         }
-        let body = Limited::new(body, limit)
-            .collect()
-            .await
-            .map_err(|source| {
-                if source.is::<http_body_util::LengthLimitError>() {
-                    OutboundError::BodyTooLarge {
-                        provider: provider.clone(),
-                        limit,
-                    }
-                } else {
-                    OutboundError::Transport {
-                        provider: provider.clone(),
-                        source,
-                    }
-                }
-            })?
-            .to_bytes();
+        let mut body = BytesMut::new();
+        while let Some(chunk) = response.chunk().await.map_err(failed)? {
+            if body.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
         Ok(OutboundResponse {
-            status: parts.status,
-            headers: parts.headers,
-            body,
+            status: response.status(),
+            headers: std::mem::take(response.headers_mut()),
+            body: body.freeze(),
         })
     };
-    match tokio::time::timeout(policy.timeout, exchange).await {
-        Ok(result) => result,
-        Err(_) => Err(OutboundError::Timeout {
-            provider: provider.clone(),
-            after: policy.timeout,
-        }),
-    }
+    tokio::time::timeout(after, exchange)
+        .await
+        .unwrap_or_else(|_| {
+            Err(OutboundError::Timeout {
+                provider: provider.clone(),
+                after,
+            })
+        })
 }
 
 /// Sends the request `make` builds (once per attempt), retrying timeouts, connection and
@@ -306,7 +264,7 @@ where
 {
     let mut retry = 0u32;
     loop {
-        let request = make().map_err(OutboundError::Request)?;
+        let request = make().map_err(|e| OutboundError::Request(Box::new(e)))?;
         let uri = request.uri().clone();
         let error = match send(request, policy).await {
             Ok(response) if response.status.is_server_error() => status_error(&uri, &response),
@@ -321,7 +279,7 @@ where
             provider = %provider_name(&uri),
             attempt = retry + 1,
             retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-            error = %error,
+            error = %crate::error::log_chain(&error),
             "outbound call failed; retrying"
         );
         tokio::time::sleep(delay).await;
@@ -371,20 +329,10 @@ mod tests {
     }
 
     #[test]
-    fn excerpt_is_short_and_printable() {
-        let body = format!("{{\"error\":\"x\"}}\n\u{0}{}", "a".repeat(1000));
-        let e = excerpt(body.as_bytes());
-        assert!(e.len() <= 200);
-        assert!(e.starts_with("{\"error\":\"x\"}"));
-        assert!(e.chars().all(|c| c.is_ascii_graphic() || c == ' '));
-    }
-
-    #[test]
     fn only_passing_faults_are_retried() {
         let status = |s: u16| OutboundError::Status {
             provider: "p".into(),
             status: StatusCode::from_u16(s).unwrap_or(StatusCode::OK),
-            excerpt: String::new(),
         };
         assert!(status(500).is_retryable());
         assert!(status(503).is_retryable());

@@ -4,8 +4,7 @@
 //! `X-App-Access-Sig` ([`request_signature`]), signed afresh for each attempt of
 //! [`outbound::send_with_retry`] (timeouts, connection errors and 5xx are retried with backoff).
 //! Drop sends Sumsub a pseudonymous user id, a name and a date of birth; never a fødselsnummer.
-//! Errors and logs carry statuses and Sumsub's error names only: never a token, a body, or a
-//! 5xx body excerpt.
+//! Errors and logs carry statuses and Sumsub's error names only: never a token or a body.
 
 use super::signing::request_signature;
 use super::webhook::{parse_review, Review};
@@ -22,8 +21,9 @@ pub const SDK_TOKEN_TTL_SECS: u32 = 600;
 
 /// Why a call to Sumsub failed.
 ///
-/// Suggested mapping: `Unavailable` → 503 `provider_unavailable`; `Rejected` with 401/403 and
-/// `BadResponse` → 500 (our credentials or Sumsub's contract); other `Rejected` → by case.
+/// Suggested mapping: `Unavailable` → 503 `provider_unavailable`; `UnknownApplicant` → 502
+/// `provider_error`; `Rejected` with 401/403 and `BadResponse` → 500 (our credentials or
+/// Sumsub's contract); other `Rejected` → by case.
 #[derive(Debug, thiserror::Error)]
 pub enum SumsubError {
     /// Down, timed out, or 5xx after the retries (5xx bodies are not kept).
@@ -38,6 +38,10 @@ pub enum SumsubError {
     /// A 2xx answer without what the API promises.
     #[error("Sumsub's answer is not valid: {0}")]
     BadResponse(&'static str),
+    /// 404 for an applicant Drop holds (by its id or its external user id): Sumsub no longer has
+    /// it (deleted there, or a sandbox that started afresh).
+    #[error("Sumsub does not know the applicant")]
+    UnknownApplicant,
 }
 
 /// What Drop tells Sumsub about a new applicant (from BankID). Never printed.
@@ -145,6 +149,7 @@ impl SumsubClient {
     }
 
     /// An SDK access token for `external_user_id` at our level, valid [`SDK_TOKEN_TTL_SECS`].
+    /// [`SumsubError::UnknownApplicant`] if Sumsub has no applicant for that id.
     pub async fn sdk_access_token(&self, external_user_id: &str) -> Result<SdkToken, SumsubError> {
         let body = json!({
             "userId": external_user_id,
@@ -154,7 +159,7 @@ impl SumsubClient {
         let response = self
             .call(Method::POST, "/resources/accessTokens/sdk", Some(&body))
             .await?;
-        let object = json_object(&success(response)?)?;
+        let object = json_object(&applicant_found(response)?)?;
         let token = non_empty_text(&object, "token").ok_or(SumsubError::BadResponse("no token"))?;
         let user_id =
             non_empty_text(&object, "userId").ok_or(SumsubError::BadResponse("no userId"))?;
@@ -172,7 +177,7 @@ impl SumsubClient {
     ) -> Result<ApplicantState, SumsubError> {
         let path = format!("/resources/applicants/{}/one", encode(applicant_id));
         let response = self.call(Method::GET, &path, None).await?;
-        let object = json_object(&success(response)?)?;
+        let object = json_object(&applicant_found(response)?)?;
         let review = object
             .get("review")
             .and_then(Value::as_object)
@@ -201,7 +206,7 @@ impl SumsubClient {
             encode(external_user_id)
         );
         let response = self.call(Method::GET, &path, None).await?;
-        applicant_id(&success(response)?)
+        applicant_id(&applicant_found(response)?)
     }
 
     /// One signed call, retried per the policy. `Ok` for any answer below 500.
@@ -214,7 +219,7 @@ impl SumsubClient {
         let url = format!("{}{}", self.base_url.trim_end_matches('/'), path_and_query);
         let uri: Uri = url
             .parse()
-            .map_err(|e| SumsubError::Unavailable(OutboundError::Request(http::Error::from(e))))?;
+            .map_err(|e| SumsubError::Unavailable(OutboundError::Request(Box::new(e))))?;
         // Signed exactly as sent (including any path prefix of the base URL).
         let signed_path = uri
             .path_and_query()
@@ -245,22 +250,17 @@ impl SumsubClient {
             &self.policy,
         )
         .await
-        .map_err(|e| SumsubError::Unavailable(without_body(e)))
+        .map_err(SumsubError::Unavailable)
     }
 }
 
-/// The error without the 5xx body excerpt `outbound` keeps (it might echo personal data).
-fn without_body(error: OutboundError) -> OutboundError {
-    match error {
-        OutboundError::Status {
-            provider, status, ..
-        } => OutboundError::Status {
-            provider,
-            status,
-            excerpt: String::new(),
-        },
-        other => other,
+/// As [`success`], for a call about one applicant: a 404 is [`SumsubError::UnknownApplicant`].
+fn applicant_found(response: OutboundResponse) -> Result<OutboundResponse, SumsubError> {
+    if response.status == StatusCode::NOT_FOUND {
+        tracing::warn!("Sumsub does not know an applicant Drop holds");
+        return Err(SumsubError::UnknownApplicant);
     }
+    success(response)
 }
 
 /// The response if 2xx, else [`SumsubError::Rejected`] with Sumsub's error name.
@@ -364,16 +364,6 @@ mod tests {
         );
         assert_eq!(safe_token("<b>x</b> y"), Some("bxby".to_owned()));
         assert_eq!(safe_token("  "), None);
-    }
-
-    #[test]
-    fn status_errors_lose_their_body_excerpt() {
-        let e = without_body(OutboundError::Status {
-            provider: "https://api.sumsub.com".to_owned(),
-            status: StatusCode::BAD_GATEWAY,
-            excerpt: "Kari Nordmann".to_owned(),
-        });
-        assert!(!e.to_string().contains("Kari"), "{e}");
     }
 
     #[test]
