@@ -39,6 +39,7 @@ where
     router
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(fallback)
+        .layer(axum::middleware::from_fn(within_deadline))
         .layer(
             ServiceBuilder::new()
                 .map_request(context::identify::<axum::body::Body>)
@@ -60,6 +61,38 @@ where
                 ))
                 .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
         )
+}
+
+/// How long a request may take where no Lambda deadline says (the local server, tests): the
+/// template's default function timeout.
+pub const DEFAULT_REQUEST_BUDGET: Duration = Duration::from_secs(10);
+
+/// Kept back from the Lambda's own deadline to answer in time.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
+
+/// Answers 503 `service_unavailable` with our envelope before the function's deadline, if a
+/// dependency has not answered by then, rather than letting Lambda cut the request off (API
+/// Gateway would then answer without the envelope).
+async fn within_deadline(req: Request, next: Next) -> Response {
+    use lambda_http::RequestExt as _;
+    let budget = req
+        .lambda_context_ref()
+        .and_then(|ctx| {
+            ctx.deadline()
+                .duration_since(std::time::SystemTime::now())
+                .ok()
+        })
+        .unwrap_or(DEFAULT_REQUEST_BUDGET)
+        .saturating_sub(DEADLINE_MARGIN);
+    match tokio::time::timeout(budget, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::msg(
+            ErrorCode::ServiceUnavailable,
+            "A service Drop depends on did not answer in time.",
+        )
+        .with_retry_after(1)
+        .into_response(),
+    }
 }
 
 fn request_span(req: &Request) -> Span {
@@ -119,6 +152,35 @@ fn rate_limit_subject(ip: IpAddr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_dependency_that_does_not_answer_gets_the_503_envelope_before_the_lambda_deadline() {
+        let hung = Router::new().route(
+            "/hung",
+            axum::routing::get(|| std::future::pending::<&'static str>()),
+        );
+        let mut context = lambda_http::Context::default();
+        let deadline = std::time::SystemTime::now() + Duration::from_millis(800);
+        context.deadline = deadline
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let mut req = Request::new(axum::body::Body::empty());
+        *req.uri_mut() = "/hung".parse().unwrap();
+        req.extensions_mut().insert(context);
+        let service = app(hung);
+        let response = service.oneshot(req).await.unwrap();
+        assert_eq!(
+            response.status(),
+            axum::http::StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(response.headers()["retry-after"], "1");
+        assert!(
+            std::time::SystemTime::now() < deadline,
+            "answered before the Lambda deadline"
+        );
+    }
 
     #[test]
     fn ipv6_clients_count_by_their_64_prefix() {
