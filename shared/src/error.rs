@@ -27,6 +27,10 @@ pub enum ErrorCode {
     OriginMismatch,
     AccountBlocked,
     Underage,
+    /// The BankID sign-in was not at the level Drop requires.
+    InsufficientAssurance,
+    /// The change needs a BankID sign-in within the last few minutes.
+    ReauthenticationRequired,
     InvalidLoginState,
     LoginFailed,
     InvalidCode,
@@ -46,7 +50,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 29] = [
+    pub const ALL: [ErrorCode; 31] = [
         Self::InvalidJson,
         Self::UnsupportedMediaType,
         Self::PayloadTooLarge,
@@ -62,6 +66,8 @@ impl ErrorCode {
         Self::OriginMismatch,
         Self::AccountBlocked,
         Self::Underage,
+        Self::InsufficientAssurance,
+        Self::ReauthenticationRequired,
         Self::InvalidLoginState,
         Self::LoginFailed,
         Self::InvalidCode,
@@ -95,6 +101,8 @@ impl ErrorCode {
             Self::OriginMismatch => "origin_mismatch",
             Self::AccountBlocked => "account_blocked",
             Self::Underage => "underage",
+            Self::InsufficientAssurance => "insufficient_assurance",
+            Self::ReauthenticationRequired => "reauthentication_required",
             Self::InvalidLoginState => "invalid_login_state",
             Self::LoginFailed => "login_failed",
             Self::InvalidCode => "invalid_code",
@@ -131,6 +139,8 @@ impl ErrorCode {
             | Self::OriginMismatch
             | Self::AccountBlocked
             | Self::Underage
+            | Self::InsufficientAssurance
+            | Self::ReauthenticationRequired
             | Self::KycRequired => StatusCode::FORBIDDEN,
             Self::InvalidLoginState | Self::InvalidCode => StatusCode::BAD_REQUEST,
             Self::NotFound => StatusCode::NOT_FOUND,
@@ -164,6 +174,10 @@ impl ErrorCode {
             Self::OriginMismatch => "This request must come from the Drop web app.",
             Self::AccountBlocked => "This account is blocked; contact Drop's support.",
             Self::Underage => "You must be 18 or older to use Drop.",
+            Self::InsufficientAssurance => "Sign in with BankID at the high security level.",
+            Self::ReauthenticationRequired => {
+                "Confirm with BankID first: sign in again at GET /v1/auth/bankid/start."
+            }
             Self::InvalidLoginState => {
                 "This sign-in is unknown, expired or already used; start again."
             }
@@ -468,6 +482,9 @@ impl From<crate::providers::bankid::OidcError> for ApiError {
                     .with_source(err)
             }
             E::ClientRejected { .. } | E::Random => return Self::internal(err),
+            E::InsufficientAssurance => {
+                return Self::new(ErrorCode::InsufficientAssurance).with_source(err)
+            }
             E::TokenRejected { .. } => "code_rejected",
             E::InvalidIdToken(_) => "invalid_id_token",
             E::InvalidUserinfo(_) => "invalid_userinfo",

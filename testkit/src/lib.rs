@@ -230,6 +230,10 @@ impl TestApp {
             kind,
             &origin,
             None,
+            &users::Assurance {
+                acr: "urn:bankid:bid".into(),
+                auth_time: OffsetDateTime::now_utc(),
+            },
             OffsetDateTime::now_utc(),
         )
         .await

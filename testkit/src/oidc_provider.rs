@@ -65,6 +65,38 @@ impl OidcProvider {
         redirect_uri: &str,
         claims_in: ClaimsIn,
     ) -> OidcProvider {
+        Self::spawn(
+            client_id,
+            client_secret,
+            redirect_uri,
+            claims_in,
+            "urn:bankid:bid",
+        )
+    }
+
+    /// As [`OidcProvider::start`], with every login at the assurance level `acr`.
+    pub fn start_at_level(
+        client_id: &str,
+        client_secret: &str,
+        redirect_uri: &str,
+        acr: &str,
+    ) -> OidcProvider {
+        Self::spawn(
+            client_id,
+            client_secret,
+            redirect_uri,
+            ClaimsIn::IdToken,
+            acr,
+        )
+    }
+
+    fn spawn(
+        client_id: &str,
+        client_secret: &str,
+        redirect_uri: &str,
+        claims_in: ClaimsIn,
+        acr: &str,
+    ) -> OidcProvider {
         let dir = harness_dir();
         if !dir.join("node_modules").join("oidc-provider").exists() {
             panic!(
@@ -87,6 +119,7 @@ impl OidcProvider {
                     ClaimsIn::Userinfo => "userinfo",
                 },
             )
+            .env("ACR", acr)
             .env("EXIT_ON_STDIN_CLOSE", "1")
             .env("NODE_ENV", "test")
             .stdin(Stdio::piped())

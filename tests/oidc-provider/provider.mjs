@@ -6,6 +6,7 @@
 //   CLIENT_ID      the one registered client (client_secret_basic, authorization_code, code)
 //   CLIENT_SECRET
 //   REDIRECT_URI   its only redirect URI
+//   ACR            the `acr` every login is at (default urn:bankid:bid)
 //   CLAIMS_IN      `id_token` (default): every granted claim is in the ID token, as BankID does;
 //                  `userinfo`: the ID token carries only `sub` (the spec's default for the code
 //                  flow), every other claim comes from userinfo, answered as a signed JWT
@@ -109,7 +110,7 @@ const provider = new Provider(issuer, {
     nnin_altsub: ['nnin_altsub'],
   },
   conformIdTokenClaims: userinfoJwt,
-  acrValues: ['urn:bankid:bid'],
+  acrValues: ['urn:bankid:bid', 'urn:bankid:bis'],
   cookies: { keys: ['drop-test-cookie-key-1', 'drop-test-cookie-key-2'] },
   async findAccount(_ctx, id) {
     if (!Object.hasOwn(ACCOUNTS, id)) {
@@ -123,6 +124,18 @@ const provider = new Provider(issuer, {
     };
   },
 });
+
+// BankID states the level a person signed in at in `acr`. The development login form sets
+// none, so every login here is at the level ACR names (default urn:bankid:bid, BankID's high
+// level; urn:bankid:bis is the substantial one a test may ask for).
+const acr = process.env.ACR ?? 'urn:bankid:bid';
+const finishInteraction = provider.interactionFinished.bind(provider);
+provider.interactionFinished = (req, res, result, options) => finishInteraction(
+  req,
+  res,
+  result?.login ? { ...result, login: { ...result.login, acr } } : result,
+  options,
+);
 
 server.on('request', provider.callback());
 

@@ -130,6 +130,20 @@ async fn a_web_user_signs_in_sees_themselves_and_signs_out() {
     assert_eq!(me["bank_accounts"], 0);
     assert!(me.get("fnr").is_none() && !me.to_string().contains("15108695088"));
 
+    // The session keeps the level BankID vouched for and when the person authenticated (the
+    // sandbox's auth_time is its clock at the login, within this test's run).
+    let session = s
+        .app
+        .db
+        .query_one(
+            "SELECT acr, auth_time, auth_time BETWEEN now() - interval '5 minutes' AND now() FROM sessions",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(session.get::<_, String>(0), "urn:bankid:bid");
+    assert!(session.get::<_, bool>(2), "auth_time is this sign-in's");
+
     // Stored: encrypted and hashed, never in plain text.
     let row = s
         .app

@@ -26,14 +26,14 @@ struct Stack {
 const TODAY: &str = "2026-11-22";
 
 async fn stack(claims_in: ClaimsIn) -> Stack {
+    stack_with(|redirect| OidcProvider::start_with(CLIENT_ID, CLIENT_SECRET, redirect, claims_in))
+        .await
+}
+
+async fn stack_with(provider: impl FnOnce(&str) -> OidcProvider) -> Stack {
     let api = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", api.local_addr().unwrap());
-    let provider = OidcProvider::start_with(
-        CLIENT_ID,
-        CLIENT_SECRET,
-        &format!("{base}/v1/auth/bankid/callback"),
-        claims_in,
-    );
+    let provider = provider(&format!("{base}/v1/auth/bankid/callback"));
     let app = TestApp::with_env(&[
         ("BANKID_ISSUER", &provider.issuer),
         ("BANKID_CLIENT_ID", CLIENT_ID),
@@ -162,6 +162,26 @@ async fn mobile_code_exchange_with_the_independent_provider() {
         again.json::<Value>().await.unwrap()["error"],
         "invalid_code"
     );
+}
+
+/// `acr_values=urn:bankid:bid` is only a request (a user can edit the authorize URL): an ID
+/// token at a lower level signs no one in.
+#[tokio::test]
+async fn a_sign_in_below_the_required_assurance_level_gets_no_session() {
+    let s = stack_with(|redirect| {
+        OidcProvider::start_at_level(CLIENT_ID, CLIENT_SECRET, redirect, "urn:bankid:bis")
+    })
+    .await;
+    for client in ["web", "mobile"] {
+        let callback = s.callback_for(client, "adult").await;
+        let res = s.follow(&callback).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{client}");
+        assert!(res.headers().get("set-cookie").is_none());
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"], "insufficient_assurance", "{client}: {body}");
+    }
+    assert_eq!(s.app.count("users").await, 0);
+    assert_eq!(s.app.count("sessions").await, 0);
 }
 
 #[tokio::test]

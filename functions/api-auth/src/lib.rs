@@ -256,6 +256,10 @@ pub async fn callback(
     {
         return Err(ApiError::new(ErrorCode::Underage));
     }
+    let assurance = users::Assurance {
+        acr: identity.acr,
+        auth_time: identity.auth_time,
+    };
     let person = BankIdPerson {
         altsub: identity.altsub,
         fnr: identity.fnr,
@@ -274,6 +278,7 @@ pub async fn callback(
         pending.client,
         &origin,
         header("user-agent"),
+        &assurance,
         now,
     )
     .await?;

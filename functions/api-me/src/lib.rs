@@ -17,6 +17,7 @@ use drop_shared::store::profile::{self, Notification, Settings};
 use drop_shared::store::Db;
 use drop_shared::{ApiError, ErrorCode};
 use serde::{Deserialize, Deserializer, Serialize};
+use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -144,6 +145,16 @@ pub async fn patch_me(
         Some(None) => Some(None),
         Some(Some(text)) => Some(Some(parse_email(text)?)),
     };
+    let changes_phone = phone
+        .as_ref()
+        .is_some_and(|p| who.profile.phone_number.as_deref() != Some(p.as_str()));
+    let changes_email = email
+        .as_ref()
+        .is_some_and(|e| who.profile.email.as_deref() != e.as_deref());
+    if changes_phone || changes_email {
+        // Where the one-time codes and receipts go: a stolen session must not redirect them.
+        who.require_recent_sign_in(OffsetDateTime::now_utc())?;
+    }
     let mut me = Me::of(&who);
     let mut fields = Vec::new();
     if let Some(phone) = &phone {
@@ -388,6 +399,13 @@ pub async fn put_limits(
         nok_field(&change.daily, "daily")?,
         nok_field(&change.monthly, "monthly")?,
     )?;
+    let current = profile::spending_limits(&**state.db.conn().await?, who.user_id).await?;
+    let raises = limits.daily.amount() > current.daily.amount()
+        || limits.monthly.amount() > current.monthly.amount();
+    if raises {
+        // Lowering a limit is always allowed; raising one needs a fresh BankID sign-in.
+        who.require_recent_sign_in(OffsetDateTime::now_utc())?;
+    }
     let details = serde_json::json!({ "daily": limits.daily.to_amount_string(), "monthly": limits.monthly.to_amount_string() });
     audited(
         &state.db,

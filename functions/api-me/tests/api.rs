@@ -552,3 +552,97 @@ async fn a_tampered_token_is_refused() {
         .await
         .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
 }
+
+/// The session was signed in `minutes` ago at BankID.
+async fn authenticated_minutes_ago(app: &TestApp, minutes: i32) {
+    app.db
+        .execute(
+            "UPDATE sessions SET auth_time = now() - make_interval(mins => $1)",
+            &[&minutes],
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn raising_a_limit_or_changing_contact_details_needs_a_bankid_sign_in_within_5_minutes() {
+    let app = TestApp::new().await;
+    let (_, token) = app.signed_in_user(SessionKind::Mobile).await;
+    let put_limits = |daily: &str, monthly: &str| {
+        json_as(
+            Method::PUT,
+            "/v1/me/limits",
+            &token,
+            json!({"daily": daily, "monthly": monthly}),
+        )
+    };
+    let patch = |body: Value| json_as(Method::PATCH, "/v1/me", &token, body);
+
+    // Signed in 4 minutes ago: a raise and a new number are fine.
+    authenticated_minutes_ago(&app, 4).await;
+    assert_eq!(
+        call(&app, put_limits("60000.00", "160000.00")).await.status,
+        StatusCode::OK
+    );
+    let res = call(&app, patch(json!({"phone_number": "+47 412 34 567"}))).await;
+    assert_eq!(res.status, StatusCode::OK, "{:?}", res.json());
+
+    // Signed in 6 minutes ago: refused, with where to sign in again, and nothing changed.
+    authenticated_minutes_ago(&app, 6).await;
+    let audit_rows = app.count("audit_log").await;
+    for (req, what) in [
+        (put_limits("70000.00", "160000.00"), "a higher daily limit"),
+        (
+            put_limits("60000.00", "170000.00"),
+            "a higher monthly limit",
+        ),
+        (
+            patch(json!({"phone_number": "+47 912 34 567"})),
+            "a new number",
+        ),
+        (patch(json!({"email": "kari@example.no"})), "a new email"),
+    ] {
+        let body = call(&app, req)
+            .await
+            .assert_error(StatusCode::FORBIDDEN, "reauthentication_required");
+        assert_eq!(
+            body["details"][0]["message"], "GET /v1/auth/bankid/start?client=mobile",
+            "{what}: {body}"
+        );
+    }
+    let limits = get_json(&app, "/v1/me/limits", &token).await;
+    assert_eq!(
+        (
+            limits["daily"]["amount"].as_str(),
+            limits["monthly"]["amount"].as_str()
+        ),
+        (Some("60000.00"), Some("160000.00"))
+    );
+    let me = get_json(&app, "/v1/me", &token).await;
+    assert_eq!(
+        (me["phone_number"].as_str(), me["email"].as_str()),
+        (Some("+4741234567"), None)
+    );
+    assert_eq!(app.count("audit_log").await, audit_rows);
+
+    // Lowering a limit, or sending the number already on file, needs no new sign-in.
+    assert_eq!(
+        call(&app, put_limits("10000.00", "20000.00")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(&app, patch(json!({"phone_number": "41234567"})))
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    // A session from before sign-in times were kept counts as not recent.
+    app.db
+        .execute("UPDATE sessions SET auth_time = NULL", &[])
+        .await
+        .unwrap();
+    call(&app, put_limits("20000.00", "20000.00"))
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "reauthentication_required");
+}

@@ -7,6 +7,14 @@ use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
+/// How recent a BankID authentication a risky change needs.
+pub const STEP_UP_WINDOW: Duration = Duration::minutes(5);
+
+/// Whether `auth_time` is within [`STEP_UP_WINDOW`] of `now` (an unknown time is not).
+pub fn recently_authenticated(auth_time: Option<OffsetDateTime>, now: OffsetDateTime) -> bool {
+    auth_time.is_some_and(|at| at <= now + Duration::seconds(60) && now - at <= STEP_UP_WINDOW)
+}
+
 /// Name of the web session cookie.
 pub const COOKIE: &str = "__Host-drop_token";
 
@@ -143,6 +151,19 @@ pub fn cleared_cookie() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_step_up_needs_an_authentication_within_five_minutes() {
+        let now = time::macros::datetime!(2026-12-01 12:00 UTC);
+        let ago = |s: i64| Some(now - Duration::seconds(s));
+        assert!(recently_authenticated(ago(0), now));
+        assert!(recently_authenticated(ago(300), now));
+        assert!(!recently_authenticated(ago(301), now));
+        assert!(!recently_authenticated(None, now));
+        // A clock a little ahead at the provider is tolerated; a time far in the future is not.
+        assert!(recently_authenticated(ago(-30), now));
+        assert!(!recently_authenticated(ago(-3600), now));
+    }
     use base64::Engine;
 
     fn keys(secret: &str) -> SessionKeys {

@@ -6,8 +6,8 @@
 //! "signed in, but not allowed" (missing role, blocked account, cookie without our Origin).
 
 use crate::aws::secrets::SecretStore;
-use crate::domain::session::{cookie_value, SessionKind, COOKIE};
-use crate::error::{ApiError, ErrorCode};
+use crate::domain::session::{cookie_value, recently_authenticated, SessionKind, COOKIE};
+use crate::error::{ApiError, ErrorCode, ErrorDetail};
 use crate::store::audit::Actor;
 use crate::store::sessions::{self, Profile, Role};
 use crate::store::Db;
@@ -16,6 +16,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method};
 use serde::Serialize;
 use std::sync::Arc;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// How the session token arrived.
@@ -32,10 +33,30 @@ pub struct Principal {
     pub session_id: Uuid,
     pub session_kind: SessionKind,
     pub credential: Credential,
+    /// When the person last authenticated at BankID for this session.
+    pub auth_time: Option<OffsetDateTime>,
     pub profile: Profile,
 }
 
 impl Principal {
+    /// Refuses a risky change (a higher limit, a new phone number or email) unless the caller
+    /// authenticated at BankID within [`STEP_UP_WINDOW`]: a stolen session alone cannot make it.
+    pub fn require_recent_sign_in(&self, now: OffsetDateTime) -> Result<(), ApiError> {
+        if recently_authenticated(self.auth_time, now) {
+            return Ok(());
+        }
+        Err(
+            ApiError::new(ErrorCode::ReauthenticationRequired).with_detail(ErrorDetail::new(
+                "session",
+                "sign_in_again",
+                match self.session_kind {
+                    SessionKind::Web => "GET /v1/auth/bankid/start",
+                    SessionKind::Mobile => "GET /v1/auth/bankid/start?client=mobile",
+                },
+            )),
+        )
+    }
+
     pub fn actor(&self) -> Actor {
         if self.profile.roles.contains(&Role::Admin) {
             Actor::Admin(self.user_id)
@@ -127,6 +148,7 @@ impl Authenticator {
             session_id: claims.jti,
             session_kind: claims.kind,
             credential,
+            auth_time: session.auth_time,
             profile: session.profile,
         })
     }

@@ -37,7 +37,7 @@ use sha2::{Digest, Sha256};
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use time::Date;
+use time::{Date, OffsetDateTime};
 
 /// The scopes Drop asks BankID for.
 pub const SCOPE: &str = "openid profile nnin_altsub";
@@ -145,6 +145,10 @@ pub enum OidcError {
     /// The callback's query is not a valid authorization response, or its `iss` is wrong.
     #[error("invalid authorization response: {0}")]
     InvalidAuthorizationResponse(&'static str),
+    /// The ID token's `acr` is not the level Drop asked for (a user who edits the authorize
+    /// URL may have signed in at a lower one).
+    #[error("the ID token's acr is not the required level")]
+    InsufficientAssurance,
     #[error("the random number generator failed")]
     Random,
 }
@@ -230,6 +234,10 @@ impl AuthorizationResponse {
 /// A person as BankID identified them.
 #[derive(Clone, PartialEq, Eq)]
 pub struct BankIdIdentity {
+    /// The assurance level signed in at (`acr`): always [`ACR_VALUES`] once verified.
+    pub acr: String,
+    /// When the person authenticated at BankID (`auth_time`, else the ID token's `iat`).
+    pub auth_time: OffsetDateTime,
     /// `bankid_altsub`: the stable key of the user at BankID.
     pub altsub: String,
     /// From `nnin_altsub`.
@@ -438,6 +446,16 @@ impl OidcClient {
             .map_err(|e| e.into_oidc(OidcError::InvalidIdToken))?;
         let sub = string_claim(&id_claims, "sub")?
             .ok_or(OidcError::InvalidIdToken(JwtProblem::Subject))?;
+        // The level asked for in `acr_values` is only a request: the ID token says what it was.
+        let acr = string_claim(&id_claims, "acr")?;
+        if acr.as_deref() != Some(ACR_VALUES) {
+            return Err(OidcError::InsufficientAssurance);
+        }
+        let time_claim = |name| id_claims.get(name).and_then(Value::as_i64);
+        let auth_time = time_claim("auth_time")
+            .or_else(|| time_claim("iat"))
+            .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
+            .ok_or(OidcError::InvalidClaim("auth_time"))?;
 
         let mut person = Person::from_claims(&id_claims)?;
         if !person.is_complete() {
@@ -448,7 +466,7 @@ impl OidcClient {
             let info = self.userinfo(endpoint, &tokens.access_token, &sub).await?;
             person.fill_from(Person::from_claims(&info)?);
         }
-        person.into_identity()
+        person.into_identity(ACR_VALUES.to_owned(), auth_time)
     }
 
     // -----------------------------------------------------------------------------------------
@@ -896,7 +914,11 @@ impl Person {
         self.family_name = self.family_name.take().or(other.family_name);
     }
 
-    fn into_identity(self) -> Result<BankIdIdentity, OidcError> {
+    fn into_identity(
+        self,
+        acr: String,
+        auth_time: OffsetDateTime,
+    ) -> Result<BankIdIdentity, OidcError> {
         let altsub = self
             .altsub
             .ok_or(OidcError::MissingClaim("bankid_altsub"))?;
@@ -913,6 +935,8 @@ impl Person {
             None => fnr.birth_date(),
         };
         Ok(BankIdIdentity {
+            acr,
+            auth_time,
             altsub,
             fnr,
             birth_date,

@@ -64,6 +64,9 @@ impl std::fmt::Debug for Profile {
 #[derive(Debug, Clone)]
 pub struct LiveSession {
     pub blocked: bool,
+    /// When the person last authenticated at BankID for this session (unknown for sessions
+    /// older than the column).
+    pub auth_time: Option<OffsetDateTime>,
     pub profile: Profile,
 }
 
@@ -78,7 +81,8 @@ pub async fn live_session(
         .read(
             "SELECT u.roles, u.blocked_at IS NOT NULL, u.given_name, u.family_name, u.birth_date, u.phone_e164,
                     u.email, u.kyc_status, u.created_at, u.kyc_reason,
-                    (SELECT count(*) FROM bank_accounts b WHERE b.user_id = u.id AND b.removed_at IS NULL)
+                    (SELECT count(*) FROM bank_accounts b WHERE b.user_id = u.id AND b.removed_at IS NULL),
+                    s.auth_time
              FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.jti = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > now()
                AND u.anonymised_at IS NULL",
@@ -95,6 +99,7 @@ pub async fn live_session(
         .collect();
     Ok(Some(LiveSession {
         blocked: row.try_get(1)?,
+        auth_time: row.try_get(11)?,
         profile: Profile {
             given_name: row.try_get(2)?,
             family_name: row.try_get(3)?,

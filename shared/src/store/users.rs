@@ -141,6 +141,13 @@ async fn record_sign_in(
     .await
 }
 
+/// How a session was signed in: BankID's assurance level and when the person authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assurance {
+    pub acr: String,
+    pub auth_time: OffsetDateTime,
+}
+
 /// Opens a session row and returns the claims of its token.
 pub async fn open_session(
     db: &impl GenericClient,
@@ -148,12 +155,14 @@ pub async fn open_session(
     kind: SessionKind,
     origin: &Origin,
     user_agent: Option<&str>,
+    assurance: &Assurance,
     now: OffsetDateTime,
 ) -> Result<SessionClaims, tokio_postgres::Error> {
     let claims = SessionClaims::new(user_id, Uuid::new_v4(), kind, now);
     let user_agent = user_agent.map(|ua| ua.chars().take(512).collect::<String>());
     db.query_typed(
-        "INSERT INTO sessions (jti, user_id, kind, created_at, expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO sessions (jti, user_id, kind, created_at, expires_at, ip, user_agent, acr, auth_time)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         &[
             (&claims.jti, Type::UUID),
             (&user_id, Type::UUID),
@@ -162,6 +171,8 @@ pub async fn open_session(
             (&claims.expires_at(), Type::TIMESTAMPTZ),
             (&origin.ip, Type::INET),
             (&user_agent, Type::TEXT),
+            (&assurance.acr, Type::TEXT),
+            (&assurance.auth_time, Type::TIMESTAMPTZ),
         ],
     )
     .await?;
