@@ -121,6 +121,7 @@ pub struct StartQuery {
 fn client_schema() -> utoipa::openapi::Object {
     utoipa::openapi::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)
+        .description(Some("`web` (default) or `mobile`."))
         .enum_values(Some(["web", "mobile"]))
         .default(Some(serde_json::json!("web")))
         .build()
@@ -129,6 +130,7 @@ fn client_schema() -> utoipa::openapi::Object {
 fn s256_schema() -> utoipa::openapi::Object {
     utoipa::openapi::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)
+        .description(Some("`S256`, the only method (the default)."))
         .enum_values(Some(["S256"]))
         .build()
 }
