@@ -236,25 +236,16 @@ fn unavailable(err: impl std::error::Error + Send + Sync + 'static) -> ApiError 
         .with_source(err)
 }
 
-/// The authorization response BankID sends the browser back with (RFC 6749 § 4.1.2, RFC 9207).
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct CallbackQuery {
-    /// The authorization code.
-    code: Option<String>,
-    /// The state `/v1/auth/bankid/start` sent; each is used once.
-    state: Option<String>,
-    /// The issuer (RFC 9207).
-    iss: Option<String>,
-    /// BankID's error code, when the sign-in did not complete.
-    error: Option<String>,
-    error_description: Option<String>,
-}
-
 #[utoipa::path(
     get, path = "/v1/auth/bankid/callback", tag = "auth",
-    params(CallbackQuery),
+    // BankID's authorization response (RFC 6749 § 4.1.2, RFC 9207).
+    params(
+        ("code" = Option<String>, Query, description = "The authorization code"),
+        ("state" = Option<String>, Query, description = "The state /v1/auth/bankid/start sent; each is used once"),
+        ("iss" = Option<String>, Query, description = "The issuer (RFC 9207)"),
+        ("error" = Option<String>, Query, description = "BankID's error code, when the sign-in did not complete"),
+        ("error_description" = Option<String>, Query),
+    ),
     responses(
         (status = 302, description = "Web: to the web app with the __Host-drop_token cookie. Mobile: to the app's redirect (DROP_MOBILE_REDIRECT_URI; drop://auth/callback locally) with ?code=… (a one-time code, 60 s)"),
         (status = 400, description = "No code or state, an unknown, expired or replayed state, or another browser than the one that started", body = ErrorBody),
