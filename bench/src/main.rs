@@ -21,7 +21,7 @@ async fn main() -> ExitCode {
         Some("load") => load(&args[1..]).await,
         Some("token") => token(&args[1..]).await,
         _ => Err(
-            "usage: drop-bench init BINARY... | load URL [CONNECTIONS] [SECONDS] | token API_BASE"
+            "usage: drop-bench init BINARY... | load URL [CONNECTIONS] [SECONDS] | token API_BASE [mobile|web]"
                 .into(),
         ),
     };
@@ -211,6 +211,14 @@ async fn one_connection(
 async fn exchange(
     req: http::Request<http_body_util::Full<Bytes>>,
 ) -> Result<(http::StatusCode, String, String), BoxError> {
+    let (status, location, body, _) = exchange_with_cookies(req).await?;
+    Ok((status, location, body))
+}
+
+/// As [`exchange`], with the `name=value` of each cookie the answer sets.
+async fn exchange_with_cookies(
+    req: http::Request<http_body_util::Full<Bytes>>,
+) -> Result<(http::StatusCode, String, String, Vec<String>), BoxError> {
     let authority = req.uri().authority().ok_or("no authority")?.to_string();
     let stream = TcpStream::connect(&authority).await?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
@@ -223,8 +231,16 @@ async fn exchange(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
+    let cookies = res
+        .headers()
+        .get_all(http::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .map(str::to_owned)
+        .collect();
     let body = String::from_utf8_lossy(&res.into_body().collect().await?.to_bytes()).into_owned();
-    Ok((status, location, body))
+    Ok((status, location, body, cookies))
 }
 
 fn request(
@@ -247,27 +263,40 @@ fn request(
     Ok(req)
 }
 
-/// `drop-bench token API_BASE`: signs in as the mobile app would, through the BankID sandbox's
-/// adult test person, and prints a Bearer token.
+/// `drop-bench token API_BASE [mobile|web]`: signs in through the BankID sandbox's adult test
+/// person as the mobile app would (the default; prints a Bearer token) or as a browser would
+/// (prints the value of the `__Host-drop_token` session cookie).
 async fn token(args: &[String]) -> Result<(), BoxError> {
     let base = args
         .first()
         .ok_or("token: API_BASE")?
         .trim_end_matches('/')
         .to_owned();
-    let get = |url: String| async move {
-        exchange(request(http::Method::GET, &url, None, String::new())?).await
+    let web = match args.get(1).map(String::as_str) {
+        None | Some("mobile") => false,
+        Some("web") => true,
+        Some(other) => return Err(format!("token: `{other}` is neither mobile nor web").into()),
+    };
+    let get = |url: String, cookie: Option<String>| async move {
+        let mut req = request(http::Method::GET, &url, None, String::new())?;
+        if let Some(cookie) = cookie {
+            req.headers_mut()
+                .insert(http::header::COOKIE, cookie.parse()?);
+        }
+        exchange_with_cookies(req).await
     };
     // A fixed PKCE pair (RFC 7636): the verifier and its S256 challenge.
     let (verifier, challenge) = (
         "app-verifier-0123456789-0123456789-abcdefgh",
         "9Q0Bv-V7rNvU2bq6L6bIcJvhKjirHV8KvVqVvTzGCEA",
     );
-    let (_, authorize, _) = get(format!(
-        "{base}/v1/auth/bankid/start?client=mobile&code_challenge={challenge}"
-    ))
-    .await?;
-    let (_, _, page) = get(authorize.clone()).await?;
+    let start = if web {
+        format!("{base}/v1/auth/bankid/start?client=web")
+    } else {
+        format!("{base}/v1/auth/bankid/start?client=mobile&code_challenge={challenge}")
+    };
+    let (_, authorize, _, login_cookies) = get(start, None).await?;
+    let (_, _, page, _) = get(authorize.clone(), None).await?;
     let transaction = page
         .split("name=\"transaction\" value=\"")
         .nth(1)
@@ -285,7 +314,16 @@ async fn token(args: &[String]) -> Result<(), BoxError> {
         form,
     )?)
     .await?;
-    let (_, to_app, body) = get(callback).await?;
+    let (_, to_app, body, cookies) = get(callback, Some(login_cookies.join("; "))).await?;
+    if web {
+        let token = cookies
+            .iter()
+            .find_map(|c| c.strip_prefix("__Host-drop_token="))
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| format!("no session cookie: {body}"))?;
+        println!("{token}");
+        return Ok(());
+    }
     let code = to_app
         .split("code=")
         .nth(1)

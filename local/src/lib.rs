@@ -68,6 +68,10 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     for function in functions() {
         doc.merge((function.openapi)());
     }
+    let components = doc.components.get_or_insert_with(Default::default);
+    for (name, scheme) in edge::openapi::security_schemes() {
+        components.add_security_scheme(name, scheme);
+    }
     doc
 }
 

@@ -236,9 +236,19 @@ impl ErrorDetail {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// Stable error code, e.g. `validation_failed`.
+    #[schema(schema_with = error_codes)]
     pub error: &'static str,
     pub message: String,
     pub details: Vec<ErrorDetail>,
+}
+
+/// Every [`ErrorCode`], as the document's enum for [`ErrorBody::error`].
+fn error_codes() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .description(Some("Stable error code, e.g. `validation_failed`."))
+        .enum_values(Some(ErrorCode::ALL.map(ErrorCode::as_str)))
+        .build()
 }
 
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;

@@ -4,6 +4,7 @@
 //! throwaway PostgreSQL clusters (`pg-dev`, `pg-test`), moto pid files and logs. Every server
 //! listens on 127.0.0.1 only.
 
+mod contract;
 mod node;
 mod proc;
 mod services;
@@ -27,7 +28,8 @@ usage: cargo xtask <command>
 commands:
   dev               PostgreSQL + moto + the local API server (drop-local); Ctrl-C stops all
   test [-- ARGS]    with their own services: cargo test --workspace --all-targets [ARGS],
-                    cfn-lint infra/template.yaml, cargo clippy -D warnings
+                    schemathesis over the local server's OpenAPI document (unauthenticated,
+                    mobile and web sessions), cfn-lint infra/template.yaml, cargo clippy -D warnings
   bench             release builds; binary sizes and init times against a stub Lambda
                     Runtime API (beside a bare lambda_http hello-world); GET /v1/exchange-rates
                     latency at 100 connections through the local server
@@ -38,6 +40,8 @@ environment (ports on 127.0.0.1):
                     (another DROP_PORT=P is its own stack: database .drop/pg-dev-P,
                     PostgreSQL P+3, moto P+4, the sandboxes P+1 and P+2)
   DROP_TEST_PG_PORT=54339 DROP_TEST_MOTO_PORT=54340                for test
+                    (DROP_TEST_API_PORT=P: its local server on P, the sandboxes P+1, P+2;
+                    free ports otherwise)
   DROP_BENCH_PG_PORT=54349 DROP_BENCH_MOTO_PORT=54350 DROP_BENCH_PORT=54351  for bench";
 
 /// Variables the user may set that `dev` hands to the server (it inherits the environment).
@@ -452,6 +456,14 @@ fn test(repo: &Repo, extra: &[String]) -> Result<i32, String> {
             extra.iter().map(|a| format!(" {a}")).collect::<String>()
         );
         steps.push(run_step("cargo test", &mut cmd));
+        interrupt::check()?;
+
+        let t = Instant::now();
+        let contract = contract::run(repo, &venv, pg, moto);
+        if let Err(e) = &contract {
+            eprintln!("{e}");
+        }
+        steps.push(step("schemathesis", t, contract.is_ok()));
         interrupt::check()?;
 
         let template = repo.root.join("infra").join("template.yaml");

@@ -1,5 +1,5 @@
 //! The Python virtual environment at `.drop/venv` with the tools from `xtask/requirements.txt`
-//! (moto, cfn-lint). Re-installs only when the requirements file changed.
+//! (moto, cfn-lint, schemathesis). Re-installs only when the requirements file changed.
 
 use std::fs;
 use std::path::{Path, PathBuf};

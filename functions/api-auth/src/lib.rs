@@ -15,6 +15,7 @@ use drop_shared::domain::session::{
     cleared_cookie, cleared_login_cookie, cookie_value, login_cookie, session_cookie, SessionKind,
     LOGIN_COOKIE,
 };
+use drop_shared::edge::openapi::{RateLimited, SignedInErrors};
 use drop_shared::edge::{
     self, redirect, Authenticator, Base, Json, Me, Query, RequestMeta, SignedIn,
 };
@@ -24,7 +25,7 @@ use drop_shared::store::audit::{audited, AuditEntry};
 use drop_shared::store::users::{self, age_on, today_in_norway, BankIdPerson};
 use drop_shared::store::Db;
 use drop_shared::{crypto, ApiError, ErrorCode};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use std::sync::Arc;
 use time::OffsetDateTime;
 use tokio::sync::OnceCell;
@@ -104,24 +105,72 @@ pub fn router(base: &Base) -> Router {
 #[into_params(parameter_in = Query)]
 pub struct StartQuery {
     /// `web` (default) or `mobile`.
-    #[param(pattern = "^(web|mobile)$")]
+    #[param(value_type = Option<String>, schema_with = client_schema)]
     pub client: Option<String>,
-    /// Mobile only, required: BASE64URL(SHA-256(code_verifier)).
+    /// Mobile: required, BASE64URL(SHA-256(code_verifier)) (RFC 7636 S256). A web sign-in
+    /// needs none, but one of another shape is refused.
+    #[serde(default, deserialize_with = "challenge")]
     #[param(pattern = "^[A-Za-z0-9_-]{43}$")]
     pub code_challenge: Option<String>,
-    /// Mobile only: `S256`.
-    #[param(pattern = "^S256$")]
+    /// `S256`, the only method (the default).
+    #[serde(default, deserialize_with = "s256")]
+    #[param(value_type = Option<String>, schema_with = s256_schema)]
     pub code_challenge_method: Option<String>,
+}
+
+fn client_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .description(Some("`web` (default) or `mobile`."))
+        .enum_values(Some(["web", "mobile"]))
+        .default(Some(serde_json::json!("web")))
+        .build()
+}
+
+fn s256_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .description(Some("`S256`, the only method (the default)."))
+        .enum_values(Some(["S256"]))
+        .build()
+}
+
+fn challenge<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let value = String::deserialize(d)?;
+    let shape_ok = value.len() == 43
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if shape_ok {
+        Ok(Some(value))
+    } else {
+        Err(serde::de::Error::invalid_value(
+            serde::de::Unexpected::Other("another shape"),
+            &"BASE64URL(SHA-256(code_verifier)), 43 characters",
+        ))
+    }
+}
+
+fn s256<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let value = String::deserialize(d)?;
+    if value == "S256" {
+        Ok(Some(value))
+    } else {
+        Err(serde::de::Error::invalid_value(
+            serde::de::Unexpected::Other("another method"),
+            &"S256",
+        ))
+    }
 }
 
 #[utoipa::path(
     get, path = "/v1/auth/bankid/start", tag = "auth",
     params(StartQuery),
     responses(
-        (status = 302, description = "To BankID"),
-        (status = 422, description = "Unknown client", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody),
-        (status = 503, description = "BankID unavailable", body = ErrorBody),
+        (status = 302, description = "To BankID (a web sign-in also gets the __Host-drop_login cookie)", headers(("Location" = String, description = "BankID's authorization URL"))),
+        (status = 422, description = "Unknown client, or a code_challenge (required for mobile) or method of another shape", body = ErrorBody),
+        RateLimited,
+        (status = 503, description = "BankID or the login store unavailable", body = ErrorBody),
     )
 )]
 pub async fn start(
@@ -189,12 +238,21 @@ fn unavailable(err: impl std::error::Error + Send + Sync + 'static) -> ApiError 
 
 #[utoipa::path(
     get, path = "/v1/auth/bankid/callback", tag = "auth",
+    // BankID's authorization response (RFC 6749 § 4.1.2, RFC 9207).
+    params(
+        ("code" = Option<String>, Query, description = "The authorization code"),
+        ("state" = Option<String>, Query, description = "The state /v1/auth/bankid/start sent; each is used once"),
+        ("iss" = Option<String>, Query, description = "The issuer (RFC 9207)"),
+        ("error" = Option<String>, Query, description = "BankID's error code, when the sign-in did not complete"),
+        ("error_description" = Option<String>, Query),
+    ),
     responses(
         (status = 302, description = "Web: to the web app with the __Host-drop_token cookie. Mobile: to the app's redirect (DROP_MOBILE_REDIRECT_URI; drop://auth/callback locally) with ?code=… (a one-time code, 60 s)"),
-        (status = 400, description = "Unknown, expired or replayed state", body = ErrorBody),
-        (status = 401, description = "BankID sign-in did not verify", body = ErrorBody),
-        (status = 403, description = "Under 18", body = ErrorBody),
-        (status = 503, description = "BankID unavailable", body = ErrorBody),
+        (status = 400, description = "No code or state, an unknown, expired or replayed state, or another browser than the one that started", body = ErrorBody),
+        (status = 401, description = "BankID sign-in did not verify, or BankID answered with an error", body = ErrorBody),
+        (status = 403, description = "Under 18, a blocked account, or too low an assurance level", body = ErrorBody),
+        RateLimited,
+        (status = 503, description = "BankID, the login store or the database unavailable", body = ErrorBody),
     )
 )]
 pub async fn callback(
@@ -323,6 +381,7 @@ pub async fn callback(
 #[serde(deny_unknown_fields)]
 pub struct CodeExchange {
     /// The one-time code from `drop://auth/callback?code=…`.
+    #[schema(min_length = 1, max_length = 128)]
     pub code: String,
     /// The PKCE verifier whose S256 challenge the app sent to `/v1/auth/bankid/start`.
     pub code_verifier: String,
@@ -342,8 +401,12 @@ pub struct BearerToken {
     request_body = CodeExchange,
     responses(
         (status = 200, description = "A 7-day Bearer token", body = BearerToken),
-        (status = 400, description = "Unknown, expired or used code", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody),
+        (status = 400, description = "Not JSON (`invalid_json`), or an unknown, expired, used or another app's code (`invalid_code`)", body = ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
+        (status = 415, description = "Not application/json", body = ErrorBody),
+        (status = 422, description = "A field missing, of the wrong type, or unknown", body = ErrorBody),
+        RateLimited,
+        (status = 503, description = "The login store or the session keys unavailable", body = ErrorBody),
     )
 )]
 pub async fn exchange_mobile_code(
@@ -386,9 +449,9 @@ pub async fn exchange_mobile_code(
     post, path = "/v1/auth/logout", tag = "auth",
     responses(
         (status = 204, description = "Signed out; the session is revoked and the cookie cleared"),
-        (status = 401, description = "Not signed in", body = ErrorBody),
-        (status = 403, description = "Cookie request without the web app's Origin", body = ErrorBody),
-    )
+        SignedInErrors,
+    ),
+    security(("bearer" = []), ("session_cookie" = []))
 )]
 pub async fn logout(
     Extract(state): Extract<State>,
@@ -417,8 +480,9 @@ pub async fn logout(
     get, path = "/v1/auth/me", tag = "auth",
     responses(
         (status = 200, description = "Profile, KYC status, roles and linked bank accounts", body = Me),
-        (status = 401, description = "Not signed in", body = ErrorBody),
-    )
+        SignedInErrors,
+    ),
+    security(("bearer" = []), ("session_cookie" = []))
 )]
 pub async fn me(SignedIn(who): SignedIn) -> Json<Me> {
     Json(Me::of(&who))
@@ -431,12 +495,12 @@ fn gone() -> ApiError {
     )
 }
 
-#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", responses((status = 410, description = "Sign in with BankID instead", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", responses((status = 410, description = "Gone: sign in with BankID instead", body = ErrorBody), RateLimited))]
 pub async fn gone_login() -> ApiError {
     gone()
 }
 
-#[utoipa::path(post, path = "/v1/auth/register", tag = "auth", responses((status = 410, description = "Sign in with BankID instead", body = ErrorBody), (status = 429, description = "Rate limited", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/auth/register", tag = "auth", responses((status = 410, description = "Gone: sign in with BankID instead", body = ErrorBody), RateLimited))]
 pub async fn gone_register() -> ApiError {
     gone()
 }

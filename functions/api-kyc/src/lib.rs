@@ -7,6 +7,7 @@ use axum::Router;
 use drop_shared::aws::secrets::SecretStore;
 use drop_shared::config::SumsubConfig;
 use drop_shared::domain::kyc::KycStatus;
+use drop_shared::edge::openapi::SignedInErrors;
 use drop_shared::edge::{self, Authenticator, Base, Json, RequestMeta, SignedIn};
 use drop_shared::error::ErrorBody;
 use drop_shared::providers::sumsub::{ApplicantInfo, SumsubClient, SDK_TOKEN_TTL_SECS};
@@ -74,9 +75,11 @@ pub struct KycStart {
     post, path = "/v1/kyc/start", tag = "kyc",
     responses(
         (status = 200, description = "An SDK token for the signed-in user's applicant", body = KycStart),
-        (status = 401, description = "Not signed in", body = ErrorBody),
-        (status = 503, description = "Sumsub unavailable; nothing was left half-done", body = ErrorBody),
-    )
+        SignedInErrors,
+        (status = 502, description = "Sumsub no longer knows the applicant Drop holds (`provider_error`)", body = ErrorBody),
+        (status = 503, description = "Sumsub or the database unavailable; nothing was left half-done", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds"))),
+    ),
+    security(("bearer" = []), ("session_cookie" = []))
 )]
 pub async fn start(
     Extract(state): Extract<State>,
@@ -124,7 +127,8 @@ pub struct KycStatusView {
 
 #[utoipa::path(
     get, path = "/v1/kyc/status", tag = "kyc",
-    responses((status = 200, body = KycStatusView), (status = 401, description = "Not signed in", body = ErrorBody))
+    responses((status = 200, description = "Where the user's verification stands", body = KycStatusView), SignedInErrors),
+    security(("bearer" = []), ("session_cookie" = []))
 )]
 pub async fn status(SignedIn(who): SignedIn) -> Result<Json<KycStatusView>, ApiError> {
     let profile = &who.profile;

@@ -8,6 +8,7 @@ use drop_shared::domain::ids::NorwegianMobile;
 use drop_shared::domain::limits::SpendingLimits;
 use drop_shared::domain::money::{Currency, Money, MoneyJson};
 use drop_shared::domain::page::Cursor;
+use drop_shared::edge::openapi::{JsonBodyErrors, SignedInErrors};
 use drop_shared::edge::{
     self, Authenticator, Base, Json, Me, Principal, Query, RequestMeta, SignedIn,
 };
@@ -72,7 +73,7 @@ fn entry<'a>(
     }
 }
 
-#[utoipa::path(get, path = "/v1/me", tag = "me", responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/me", tag = "me", responses((status = 200, description = "The signed-in user", body = Me), SignedInErrors), security(("bearer" = []), ("session_cookie" = [])))]
 pub async fn get_me(SignedIn(who): SignedIn) -> Json<Me> {
     Json(Me::of(&who))
 }
@@ -85,13 +86,14 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D:
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileChange {
-    /// A Norwegian mobile number (`+47 412 34 567`, `41234567`, …); required before paying.
+    /// A Norwegian mobile number (`+47 412 34 567`, `0047 41234567`, `41234567`; spaces
+    /// anywhere); required before paying, and it cannot be removed.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String, pattern = r"^ *(?:(?:\+ *|0 *0 *)4 *7 *)?[49](?: *[0-9]){7} *$")]
     pub phone_number: Option<Option<String>>,
-    /// An email address, or `null` to remove it.
+    /// An email address (printable ASCII, a dot in the domain), or `null` to remove it.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 254, pattern = r"^[!-?A-~]+@[!--/-?A-~]+(?:\.[!--/-?A-~]+)+$")]
     pub email: Option<Option<String>>,
 }
 
@@ -118,7 +120,13 @@ fn parse_email(s: &str) -> Result<String, ApiError> {
 
 #[utoipa::path(
     patch, path = "/v1/me", tag = "me", request_body = ProfileChange,
-    responses((status = 200, body = Me), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody))
+    responses(
+        (status = 200, description = "The user as changed", body = Me),
+        SignedInErrors,
+        (status = 403, description = "A blocked account, a cookie request without the web app's Origin, or a change of phone or email without a BankID sign-in in the last 5 minutes (`reauthentication_required`)", body = ErrorBody),
+        JsonBodyErrors,
+    ),
+    security(("bearer" = []), ("session_cookie" = []))
 )]
 pub async fn patch_me(
     Extract(state): Extract<State>,
@@ -183,7 +191,7 @@ pub async fn patch_me(
     Ok(Json(me))
 }
 
-#[utoipa::path(get, path = "/v1/me/settings", tag = "me", responses((status = 200, body = Settings), (status = 401, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/me/settings", tag = "me", responses((status = 200, description = "The settings, or the defaults", body = Settings), SignedInErrors), security(("bearer" = []), ("session_cookie" = [])))]
 pub async fn get_settings(
     Extract(state): Extract<State>,
     SignedIn(who): SignedIn,
@@ -194,7 +202,8 @@ pub async fn get_settings(
 
 #[utoipa::path(
     put, path = "/v1/me/settings", tag = "me", request_body = Settings,
-    responses((status = 200, body = Settings), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody))
+    responses((status = 200, description = "The settings as stored", body = Settings), SignedInErrors, JsonBodyErrors),
+    security(("bearer" = []), ("session_cookie" = []))
 )]
 pub async fn put_settings(
     Extract(state): Extract<State>,
@@ -235,16 +244,22 @@ pub struct NotificationPage {
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// 1–100, default 20.
-    #[param(minimum = 1, maximum = 100)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
     /// The `next_cursor` of the previous page.
+    #[param(pattern = "^[+-]?[0-9]{1,17}_[0-9A-Fa-f]{32}$")]
     pub cursor: Option<String>,
 }
 
 #[utoipa::path(
     get, path = "/v1/me/notifications", tag = "me",
-    params(("limit" = Option<u32>, Query, description = "1–100, default 20"), ("cursor" = Option<String>, Query)),
-    responses((status = 200, body = NotificationPage), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody))
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of notifications, newest first", body = NotificationPage),
+        SignedInErrors,
+        (status = 422, description = "`limit` out of range or `cursor` not one this API issued", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("session_cookie" = []))
 )]
 pub async fn list_notifications(
     Extract(state): Extract<State>,
@@ -295,7 +310,12 @@ pub async fn list_notifications(
 #[utoipa::path(
     post, path = "/v1/me/notifications/{id}/read", tag = "me",
     params(("id" = Uuid, Path)),
-    responses((status = 204, description = "Read (again, harmlessly)"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody))
+    responses(
+        (status = 204, description = "Read (again, harmlessly)"),
+        SignedInErrors,
+        (status = 404, description = "No such notification of this user's", body = ErrorBody),
+    ),
+    security(("bearer" = []), ("session_cookie" = []))
 )]
 pub async fn mark_read(
     Extract(state): Extract<State>,
@@ -343,7 +363,7 @@ impl LimitsView {
     }
 }
 
-#[utoipa::path(get, path = "/v1/me/limits", tag = "me", responses((status = 200, body = LimitsView), (status = 401, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/me/limits", tag = "me", responses((status = 200, description = "The limits and the most a user may choose", body = LimitsView), SignedInErrors), security(("bearer" = []), ("session_cookie" = [])))]
 pub async fn get_limits(
     Extract(state): Extract<State>,
     SignedIn(who): SignedIn,
@@ -356,11 +376,12 @@ pub async fn get_limits(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsChange {
-    /// NOK per day, a decimal string.
-    #[schema(value_type = String, example = "20000.00")]
+    /// NOK per day, a decimal string with at most two decimals: more than 0, at most 100 000,
+    /// and not more than `monthly`.
+    #[schema(value_type = String, example = "20000.00", pattern = r"^(?:0*[1-9][0-9]{0,4}(?:\.[0-9]{1,2}0*)?|0+\.(?:0[1-9]|[1-9][0-9]?)0*|0*100000(?:\.0+)?)$")]
     pub daily: serde_json::Value,
-    /// NOK per month, a decimal string.
-    #[schema(value_type = String, example = "80000.00")]
+    /// NOK per month, a decimal string with at most two decimals: more than 0, at most 300 000.
+    #[schema(value_type = String, example = "80000.00", pattern = r"^(?:0*(?:[1-9][0-9]{0,4}|[12][0-9]{5})(?:\.[0-9]{1,2}0*)?|0+\.(?:0[1-9]|[1-9][0-9]?)0*|0*300000(?:\.0+)?)$")]
     pub monthly: serde_json::Value,
 }
 
@@ -387,7 +408,13 @@ fn nok_field(value: &serde_json::Value, field: &str) -> Result<Money, ApiError> 
 
 #[utoipa::path(
     put, path = "/v1/me/limits", tag = "me", request_body = LimitsChange,
-    responses((status = 200, body = LimitsView), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody))
+    responses(
+        (status = 200, description = "The limits as stored", body = LimitsView),
+        SignedInErrors,
+        (status = 403, description = "A blocked account, a cookie request without the web app's Origin, or a raise without a BankID sign-in in the last 5 minutes (`reauthentication_required`)", body = ErrorBody),
+        JsonBodyErrors,
+    ),
+    security(("bearer" = []), ("session_cookie" = []))
 )]
 pub async fn put_limits(
     Extract(state): Extract<State>,

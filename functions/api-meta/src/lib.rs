@@ -12,6 +12,7 @@ use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
 use drop_shared::aws::rate_limit::RatePolicy;
+use drop_shared::edge::openapi::RateLimited;
 use drop_shared::edge::{self, Base, Json};
 use drop_shared::error::ErrorBody;
 use drop_shared::store::Db;
@@ -72,8 +73,8 @@ pub struct Health {
     get, path = "/v1/health", tag = "meta",
     responses(
         (status = 200, description = "Serving, database reachable (checked at most every 10 s)", body = Health),
-        (status = 429, description = "Rate limited", body = ErrorBody),
-        (status = 503, description = "Database unreachable", body = ErrorBody),
+        RateLimited,
+        (status = 503, description = "Database unreachable", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds"))),
     )
 )]
 pub async fn health(Extract(state): Extract<State>) -> Result<Json<Health>, ApiError> {

@@ -10,6 +10,7 @@ use drop_shared::domain::corridor::{self, Corridor, Rail};
 use drop_shared::domain::country::CountryCode;
 use drop_shared::domain::money::{Currency, Money, MoneyJson};
 use drop_shared::domain::quote::{ExchangeRate, PricingPolicy, QuoteTerms, SEND_CURRENCY};
+use drop_shared::edge::openapi::{JsonBodyErrors, RateLimited, Unavailable};
 use drop_shared::edge::{self, Base, Json, Query};
 use drop_shared::error::{ErrorBody, ErrorDetail};
 use drop_shared::store::rates::{self, RateBoard};
@@ -111,6 +112,7 @@ pub struct RatesView {
 #[into_params(parameter_in = Query)]
 pub struct RatesQuery {
     /// Only this payout currency, e.g. EUR.
+    #[param(value_type = Option<Currency>)]
     pub currency: Option<String>,
 }
 
@@ -120,7 +122,8 @@ pub struct RatesQuery {
     responses(
         (status = 200, description = "Current rates from NOK", body = RatesView),
         (status = 422, description = "Unsupported currency", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody),
+        RateLimited,
+        Unavailable,
     )
 )]
 pub async fn list_exchange_rates(
@@ -167,7 +170,7 @@ pub struct CorridorsView {
     get, path = "/v1/corridors", tag = "rates",
     responses(
         (status = 200, description = "Every destination Drop sends money to", body = CorridorsView),
-        (status = 429, description = "Rate limited", body = ErrorBody),
+        RateLimited,
     )
 )]
 pub async fn list_corridors(Extract(state): Extract<State>) -> Json<CorridorsView> {
@@ -196,14 +199,35 @@ pub async fn list_corridors(Extract(state): Extract<State>) -> Json<CorridorsVie
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuoteRequest {
-    #[schema(value_type = String, example = "PL")]
+    /// A corridor's country (see `GET /v1/corridors`).
+    #[schema(schema_with = corridor_country)]
     pub destination_country: String,
-    /// NOK to send, as a decimal string with at most two decimals.
-    #[schema(value_type = String, example = "1500.00")]
+    /// NOK to send, as a decimal string with at most two decimals, from 100 to 50 000.
+    #[schema(value_type = String, example = "1500.00", pattern = r"^(?:0*(?:[1-9][0-9]{2,3}|[1-4][0-9]{4})(?:\.[0-9]{1,2}0*)?|0*50000(?:\.0+)?)$")]
     pub send_amount: serde_json::Value,
-    /// Optional; must be NOK when given.
-    #[schema(value_type = Option<String>, example = "NOK")]
+    /// Optional; NOK when given.
+    #[schema(schema_with = send_currency)]
     pub send_currency: Option<String>,
+}
+
+/// The countries of [`corridor::all`], as the document's enum.
+fn corridor_country() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(corridor::all().map(|c| c.country.as_str().to_owned())))
+        .examples([serde_json::json!("PL")])
+        .build()
+}
+
+fn send_currency() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some([
+            serde_json::json!(SEND_CURRENCY.code()),
+            serde_json::Value::Null,
+        ]))
+        .build()
 }
 
 impl QuoteRequest {
@@ -303,12 +327,10 @@ impl QuoteView {
     request_body = QuoteRequest,
     responses(
         (status = 201, description = "The quote, stored and honoured until it expires", body = QuoteView),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 415, description = "Not application/json", body = ErrorBody),
+        JsonBodyErrors,
         (status = 422, description = "Invalid amount, amount out of range, unknown corridor or unsupported currency", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody),
-        (status = 503, description = "No current exchange rate for the corridor", body = ErrorBody),
+        RateLimited,
+        (status = 503, description = "No current exchange rate for the corridor, or the database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds"))),
     )
 )]
 pub async fn create_quote(

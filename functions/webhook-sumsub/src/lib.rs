@@ -8,6 +8,7 @@ use axum::Router;
 use drop_shared::aws::secrets::SecretStore;
 use drop_shared::aws::webhook_ledger::{body_digest, WebhookLedger};
 use drop_shared::domain::kyc::KycEvent;
+use drop_shared::edge::openapi::Unavailable;
 use drop_shared::edge::{self, Base, Json, RawBody, RequestMeta};
 use drop_shared::error::ErrorBody;
 use drop_shared::providers::sumsub::{verify_webhook, DigestAlg, WebhookEvent};
@@ -61,7 +62,8 @@ pub struct Received {
         (status = 200, description = "Received (applied, or a duplicate, or kept for investigation)", body = Received),
         (status = 400, description = "Verified, but not a Sumsub event", body = ErrorBody),
         (status = 401, description = "Digest missing, unknown algorithm, or wrong", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
+        Unavailable,
     )
 )]
 pub async fn receive(

@@ -15,7 +15,7 @@ use serde::Serialize;
 /// Largest request body any route accepts.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// A JSON request body (as an extractor) or a JSON response (as a return value).
+/// A JSON object as the request body (as an extractor), or a JSON response (as a return value).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
 
@@ -37,7 +37,15 @@ where
             return Err(ApiError::new(ErrorCode::UnsupportedMediaType));
         }
         let RawBody(body) = RawBody::from_request(req, state).await?;
-        parse_json(&body).map(Json)
+        let value = parse_json(&body)?;
+        // serde also reads a struct from a JSON array of its fields: every body is an object.
+        if body.trim_ascii_start().first() != Some(&b'{') {
+            return Err(invalid_field(
+                "",
+                "invalid type: not an object, expected a JSON object",
+            ));
+        }
+        Ok(Json(value))
     }
 }
 
@@ -153,5 +161,33 @@ mod tests {
         assert!(!field_problem(r#"unknown variant `secret-value`"#)
             .1
             .contains("secret"));
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Pair {
+        #[serde(default)]
+        a: Option<String>,
+    }
+
+    async fn extract(body: &'static str) -> Result<Pair, ApiError> {
+        let req = Request::builder()
+            .header(CONTENT_TYPE, "application/json")
+            .body(axum::body::Body::from(body))
+            .unwrap();
+        Json::<Pair>::from_request(req, &()).await.map(|Json(p)| p)
+    }
+
+    #[tokio::test]
+    async fn a_body_is_an_object_never_an_array_of_fields() {
+        assert_eq!(
+            extract(r#" {"a":"x"}"#).await.unwrap().a.as_deref(),
+            Some("x")
+        );
+        for array in ["[]", r#"["x"]"#, " [ ] "] {
+            let err = extract(array).await.unwrap_err();
+            assert_eq!(err.code, ErrorCode::ValidationFailed, "{array}");
+        }
+        assert_eq!(extract("[").await.unwrap_err().code, ErrorCode::InvalidJson);
     }
 }

@@ -9,6 +9,7 @@ pub mod context;
 pub mod error;
 pub mod json;
 pub mod layers;
+pub mod openapi;
 
 pub use auth::{Admin, Authenticator, Me, Merchant, Principal, SignedIn};
 pub use base::{Base, LAMBDA_POOL_SIZE};

@@ -38,6 +38,7 @@ pub struct Profile {
     pub phone_number: Option<String>,
     pub email: Option<String>,
     /// `not_started`, `pending`, `approved`, `resubmission_requested`, `rejected`, `on_hold`.
+    #[schema(value_type = crate::domain::kyc::KycStatus)]
     pub kyc_status: String,
     /// Sumsub's reason for the user, when it asks for resubmission or rejects.
     pub kyc_reason: Option<String>,
