@@ -82,3 +82,27 @@ async fn a_body_over_the_limit_is_refused_over_http() {
     );
     assert_eq!(app.count("quotes").await, 0);
 }
+
+/// A body over the limit gets its 413 envelope over HTTP, however large (up to API Gateway's
+/// own 10 MB), and the connection stays usable: the local server reads the whole body first,
+/// as API Gateway does, rather than answering mid-upload and closing.
+#[tokio::test]
+async fn a_one_megabyte_body_gets_the_413_envelope_and_the_connection_is_kept() {
+    let app = TestApp::new().await;
+    let base = serve(&app).await;
+    let client = reqwest::Client::new();
+    for _ in 0..3 {
+        let res = client
+            .post(format!("{base}/v1/quotes"))
+            .header("content-type", "application/json")
+            .body(vec![b' '; 1024 * 1024])
+            .send()
+            .await
+            .expect("an answer, not a closed connection");
+        assert_eq!(res.status().as_u16(), 413);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"], "payload_too_large", "{body}");
+    }
+    let (status, _, _) = send("GET", &format!("{base}/v1/corridors"), None).await;
+    assert_eq!(status, 200);
+}

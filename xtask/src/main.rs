@@ -33,6 +33,8 @@ commands:
   bench             release builds; binary sizes and init times against a stub Lambda
                     Runtime API (beside a bare lambda_http hello-world); GET /v1/exchange-rates
                     latency at 100 connections through the local server
+  openapi           write the whole API's OpenAPI document, generated from every function's
+                    routes, to functions/api-meta/openapi.json (api-meta embeds it)
   stop              stop services a killed run left behind (dev and test)
 
 environment (ports on 127.0.0.1):
@@ -191,6 +193,10 @@ fn run(args: &[String]) -> Result<i32, String> {
         Some("bench") => {
             interrupt::install()?;
             bench(&repo)
+        }
+        Some("openapi") => {
+            openapi(&repo)?;
+            Ok(0)
         }
         Some("stop") => {
             stop(&repo)?;
@@ -690,6 +696,35 @@ fn bench(repo: &Repo) -> Result<i32, String> {
 // ---------------------------------------------------------------------------------------------
 // stop
 // ---------------------------------------------------------------------------------------------
+
+/// Regenerates `functions/api-meta/openapi.json` from the routers (`drop-openapi`).
+fn openapi(repo: &Repo) -> Result<(), String> {
+    let out = proc::run(
+        repo.cargo().args([
+            "run",
+            "--quiet",
+            "-p",
+            "drop-local",
+            "--bin",
+            "drop-openapi",
+        ]),
+        true,
+    )?;
+    if !out.status.success() {
+        return Err(format!(
+            "drop-openapi failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let path = repo
+        .root
+        .join("functions")
+        .join("api-meta")
+        .join("openapi.json");
+    std::fs::write(&path, &out.stdout).map_err(|e| format!("{}: {e}", path.display()))?;
+    eprintln!("openapi: wrote {}", repo.rel(&path));
+    Ok(())
+}
 
 fn stop(repo: &Repo) -> Result<(), String> {
     if !repo.drop_dir().exists() {

@@ -646,3 +646,35 @@ async fn raising_a_limit_or_changing_contact_details_needs_a_bankid_sign_in_with
         .await
         .assert_error(StatusCode::FORBIDDEN, "reauthentication_required");
 }
+
+/// The audit row keeps API Gateway's request id; the id the client sent is kept beside it,
+/// never instead of it (else a client could make its change look like another request's).
+#[tokio::test]
+async fn the_audit_row_keeps_the_gateways_request_id_and_the_clients_beside_it() {
+    let app = TestApp::new().await;
+    let (_, token) = app.signed_in_user(SessionKind::Mobile).await;
+    let settings =
+        json!({"language": "en", "push_notifications": false, "email_notifications": true});
+    let res = call(
+        &app,
+        json_as(Method::PUT, "/v1/me/settings", &token, settings)
+            .header("x-request-id", "client-req-1"),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.header("x-request-id"), Some("client-req-1"));
+    let row = app
+        .db
+        .query_one(
+            "SELECT request_id, client_request_id FROM audit_log WHERE action = 'settings.updated'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (gateway, client): (String, Option<String>) = (row.get(0), row.get(1));
+    assert!(
+        gateway.starts_with("test-"),
+        "the gateway's id (testkit's context): {gateway}"
+    );
+    assert_eq!(client.as_deref(), Some("client-req-1"));
+}
