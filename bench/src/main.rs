@@ -101,6 +101,11 @@ async fn time_to_first_poll(binary: &str) -> Result<Duration, BoxError> {
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("DATABASE_URL", "postgres://bench@127.0.0.1:1/bench")
         .env("DROP_STAGE", "bench")
+        // Required outside stage local, as the template sets it.
+        .env(
+            "DROP_MOBILE_REDIRECT_URI",
+            "https://app.drop.test/auth/mobile-callback",
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
