@@ -1,10 +1,10 @@
 //! Drop's domain crate: every rule, type, store and provider client the functions share.
 //!
 //! Laid out by layer, each importing only from those above it in this list:
-//! - [`error`], [`config`], [`crypto`], [`telemetry`]: what every layer uses;
+//! - [`error`], [`config`], [`crypto`], [`secret`], [`telemetry`]: what every layer uses;
 //! - [`domain`]: pure rules, no I/O;
-//! - [`store`]: PostgreSQL, all SQL;
 //! - [`aws`]: secrets, rate limiter, webhook ledger, login state, provisioning;
+//! - [`store`]: PostgreSQL, all SQL (the pool reads its password through [`aws::secrets`]);
 //! - [`providers`]: outbound HTTP, BankID, Sumsub;
 //! - [`edge`]: the HTTP edge the functions sit on.
 

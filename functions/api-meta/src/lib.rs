@@ -85,10 +85,7 @@ pub async fn health(Extract(state): Extract<State>) -> Result<Json<Health>, ApiE
                 .with_retry_after(5)
                 .with_source(e)
         };
-        let conn = state.0.db.conn().await.map_err(|e| unavailable(e.into()))?;
-        conn.query_typed("SELECT 1", &[])
-            .await
-            .map_err(|e| unavailable(e.into()))?;
+        state.0.db.ping().await.map_err(|e| unavailable(e.into()))?;
         *healthy_at = Some(Instant::now());
     }
     Ok(Json(Health {

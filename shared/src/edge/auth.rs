@@ -40,7 +40,7 @@ pub struct Principal {
 
 impl Principal {
     /// Refuses a risky change (a higher limit, a new phone number or email) unless the caller
-    /// authenticated at BankID within [`STEP_UP_WINDOW`]: a stolen session alone cannot make it.
+    /// authenticated at BankID within [`crate::domain::session::STEP_UP_WINDOW`]: a stolen session alone cannot make it.
     pub fn require_recent_sign_in(&self, now: OffsetDateTime) -> Result<(), ApiError> {
         if recently_authenticated(self.auth_time, now) {
             return Ok(());

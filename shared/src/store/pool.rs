@@ -174,6 +174,11 @@ impl Db {
         }
     }
 
+    /// Whether the database answers a trivial statement, within the read deadline.
+    pub async fn ping(&self) -> Result<(), DbError> {
+        self.read("SELECT 1", &[]).await.map(drop)
+    }
+
     /// Runs one read-only statement and returns its rows, within the operation deadline. When
     /// the database drops the connection under it (a restart, a failover), that connection and
     /// every idle one are discarded and the read is tried once more on a fresh connection.
