@@ -48,15 +48,45 @@ pub struct TestApp {
     pub database_url: String,
     /// A connection as the schema's owner (for seeding and for reading back what happened).
     pub db: tokio_postgres::Client,
-    admin_url: String,
-    db_name: String,
+    /// The test's database, dropped with the app.
+    _database: ScratchDatabase,
 }
 
-impl Drop for TestApp {
-    /// Drops the test's database (closing the pool's connections with it). Runs on its own
-    /// thread and runtime because a destructor cannot await on the test's runtime.
+/// An empty database of the test cluster's (`DROP_TEST_DATABASE_URL`), dropped — with its
+/// application role, if one was made — when this is dropped, also when a test fails half-way.
+pub struct ScratchDatabase {
+    admin_url: String,
+    pub name: String,
+    /// The database's URL, as the cluster's owner.
+    pub url: String,
+}
+
+impl ScratchDatabase {
+    pub async fn create() -> Self {
+        let admin_url = env("DROP_TEST_DATABASE_URL");
+        let name = format!("drop_test_{}", uuid::Uuid::new_v4().simple());
+        let (admin, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
+            .await
+            .expect("connect to the test cluster");
+        tokio::spawn(conn);
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create test database");
+        let url = with_dbname(&admin_url, &name);
+        Self {
+            admin_url,
+            name,
+            url,
+        }
+    }
+}
+
+impl Drop for ScratchDatabase {
+    /// Drops the database (closing any connection still open to it). Runs on its own thread
+    /// and runtime because a destructor cannot await on the test's runtime.
     fn drop(&mut self) {
-        let (admin_url, name) = (self.admin_url.clone(), self.db_name.clone());
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
         let dropped = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -67,11 +97,14 @@ impl Drop for TestApp {
                     .await
                     .ok()?;
                 tokio::spawn(conn);
+                // Two statements, not one batch: a batch is one transaction, and DROP DATABASE
+                // refuses to run inside one.
                 admin
-                    .batch_execute(&format!(
-                        "DROP DATABASE IF EXISTS {name} WITH (FORCE); DROP ROLE IF EXISTS {}",
-                        app_role_of(&name)
-                    ))
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await
+                    .ok()?;
+                admin
+                    .batch_execute(&format!("DROP ROLE IF EXISTS {}", app_role_of(&name)))
                     .await
                     .ok()
             })
@@ -88,19 +121,11 @@ impl TestApp {
 
     /// As [`TestApp::new`], with extra configuration variables.
     pub async fn with_env(extra: &[(&str, &str)]) -> Self {
-        let admin_url = env("DROP_TEST_DATABASE_URL");
-        let name = format!("drop_test_{}", uuid::Uuid::new_v4().simple());
-        let (admin, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
-            .await
-            .expect("connect to the test cluster");
-        tokio::spawn(conn);
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create test database");
+        let database = ScratchDatabase::create().await;
+        let name = database.name.clone();
         // Migrations run as the cluster's owner; the functions connect as this test's own
         // application role, with the grants job-migrate gives it in the cloud.
-        let owner_url = with_dbname(&admin_url, &name);
+        let owner_url = database.url.clone();
         let (mut db, conn) = tokio_postgres::connect(&owner_url, tokio_postgres::NoTls)
             .await
             .expect("connect");
@@ -159,8 +184,7 @@ impl TestApp {
             routers: Mutex::default(),
             database_url,
             db,
-            admin_url,
-            db_name: name,
+            _database: database,
         }
     }
 

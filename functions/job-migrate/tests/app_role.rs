@@ -6,6 +6,7 @@ use drop_shared::aws::secrets::SecretStore;
 use drop_shared::aws::{provision, Aws};
 use drop_shared::config::Config;
 use drop_shared::edge::Base;
+use drop_testkit::ScratchDatabase;
 use job_migrate::{Migrator, ResponseSender, DEFAULT_BUDGET};
 use std::collections::HashMap;
 
@@ -14,65 +15,20 @@ fn env(name: &str) -> String {
         .unwrap_or_else(|_| panic!("{name} is not set: run the tests with `cargo xtask test`"))
 }
 
-/// Drops the test's database and role, also when the test fails.
-struct Cleanup {
-    admin_url: String,
-    db: String,
-    role: String,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let (url, db, role) = (self.admin_url.clone(), self.db.clone(), self.role.clone());
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            rt.block_on(async {
-                let (admin, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                    .await
-                    .ok()?;
-                tokio::spawn(conn);
-                admin
-                    .batch_execute(&format!(
-                        "DROP DATABASE IF EXISTS {db} WITH (FORCE); DROP ROLE IF EXISTS {role}"
-                    ))
-                    .await
-                    .ok()
-            })
-        })
-        .join();
-    }
-}
-
 #[tokio::test]
 async fn migrating_creates_the_application_role_from_its_secret_and_updates_its_password() {
-    let admin_url = env("DROP_TEST_DATABASE_URL");
     env("AWS_ENDPOINT_URL");
-    let (admin, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
+    // Dropped with its application role (`{name}_app`) when the test ends, failed or not.
+    let scratch = ScratchDatabase::create().await;
+    let role = format!("{}_app", scratch.name);
+    let owner_url = scratch.url.clone();
     let id = uuid::Uuid::new_v4().simple().to_string();
-    let cleanup = Cleanup {
-        admin_url: admin_url.clone(),
-        db: format!("drop_test_role_{id}"),
-        role: format!("drop_test_role_{id}_app"),
-    };
-    admin
-        .batch_execute(&format!("CREATE DATABASE {}", cleanup.db))
-        .await
-        .unwrap();
-    let (base, _) = admin_url.rsplit_once('/').unwrap();
-    let owner_url = format!("{base}/{}", cleanup.db);
 
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let secrets_client = drop_shared::aws::Clients::new(&sdk, Default::default()).secrets;
     let secret_id = format!("test/{id}/database-app");
-    let secret = |password: &str| {
-        serde_json::json!({"username": cleanup.role, "password": password}).to_string()
-    };
+    let secret =
+        |password: &str| serde_json::json!({"username": role, "password": password}).to_string();
     provision::set_secret(&secrets_client, &secret_id, &secret("first-password"))
         .await
         .unwrap();
@@ -99,7 +55,7 @@ async fn migrating_creates_the_application_role_from_its_secret_and_updates_its_
                         has_table_privilege(rolname, 'audit_log', 'INSERT'),
                         has_table_privilege(rolname, 'audit_log', 'UPDATE')
                  FROM pg_authid WHERE rolname = $1",
-                &[&cleanup.role],
+                &[&role],
             )
             .await
             .unwrap();
@@ -125,5 +81,5 @@ async fn migrating_creates_the_application_role_from_its_secret_and_updates_its_
     assert!((insert, update) == (true, false));
     println!("application role created by the first run, its password changed by the second");
     drop((check, migrator, state));
-    drop(cleanup);
+    drop(scratch);
 }

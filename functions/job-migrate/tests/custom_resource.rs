@@ -7,6 +7,7 @@ use bytes::Bytes;
 use drop_shared::aws::Aws;
 use drop_shared::config::Config;
 use drop_shared::edge::Base;
+use drop_testkit::ScratchDatabase;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -559,69 +560,6 @@ async fn an_unreadable_event_is_an_error() {
 
 // ---------------------------------------------------------------------------------------------
 // Against a real PostgreSQL (`cargo xtask test` sets DROP_TEST_DATABASE_URL to an admin connection).
-
-/// An empty database of its own on the test cluster, dropped when the guard goes out of scope
-/// (also when an assertion fails half-way).
-struct ScratchDatabase {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl ScratchDatabase {
-    async fn create() -> Self {
-        let admin_url = std::env::var("DROP_TEST_DATABASE_URL").unwrap_or_else(|_| {
-            panic!("DROP_TEST_DATABASE_URL is not set: run the tests with `cargo xtask test`")
-        });
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let name = format!("drop_test_migrate_{}_{nanos}", std::process::id());
-        let (admin, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
-            .await
-            .expect("connect to the test cluster");
-        tokio::spawn(conn);
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create the test database");
-        let (base, _) = admin_url
-            .rsplit_once('/')
-            .expect("DROP_TEST_DATABASE_URL must end in /DBNAME");
-        let url = format!("{base}/{name}");
-        Self {
-            admin_url,
-            name,
-            url,
-        }
-    }
-}
-
-impl Drop for ScratchDatabase {
-    /// Drops the database (closing any connection still open to it) on a thread and runtime
-    /// of its own: a destructor cannot await on the test's runtime.
-    fn drop(&mut self) {
-        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            runtime.block_on(async {
-                let (admin, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
-                    .await
-                    .ok()?;
-                tokio::spawn(conn);
-                admin
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .await
-                    .ok()
-            })
-        });
-        let _ = dropped.join();
-    }
-}
 
 #[tokio::test]
 async fn create_then_update_then_direct_against_a_real_database() {
