@@ -21,6 +21,7 @@ use drop_shared::edge::{
 };
 use drop_shared::error::{ErrorBody, ErrorDetail};
 use drop_shared::providers::bankid::{parse_query, AuthorizationResponse, OidcClient};
+use drop_shared::routes;
 use drop_shared::store::audit::{audited, AuditEntry};
 use drop_shared::store::users::{self, age_on, today_in_norway, BankIdPerson};
 use drop_shared::store::Db;
@@ -31,7 +32,6 @@ use time::OffsetDateTime;
 use tokio::sync::OnceCell;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 /// What api-auth uses: configuration, the database, pending logins, and BankID and the
 /// fødselsnummer vault (both built on first use).
@@ -86,7 +86,7 @@ pub fn routes() -> OpenApiRouter<State> {
 }
 
 pub fn router(base: &Base) -> Router {
-    let (router, _) = routes().split_for_parts();
+    let router = edge::serving(routes);
     let state = State(Arc::new(Parts {
         config: base.config.clone(),
         db: base.db.clone(),

@@ -11,6 +11,7 @@ use drop_shared::edge::openapi::SignedInErrors;
 use drop_shared::edge::{self, Authenticator, Base, Json, RequestMeta, SignedIn};
 use drop_shared::error::ErrorBody;
 use drop_shared::providers::sumsub::{ApplicantInfo, SumsubClient, SDK_TOKEN_TTL_SECS};
+use drop_shared::routes;
 use drop_shared::store::{kyc, Db};
 use drop_shared::{ApiError, ErrorCode};
 use serde::Serialize;
@@ -18,7 +19,6 @@ use std::sync::Arc;
 use tokio::sync::OnceCell;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 /// What api-kyc uses: the database, the session check, and Sumsub (built on first use).
 #[derive(Clone)]
@@ -52,7 +52,7 @@ pub fn routes() -> OpenApiRouter<State> {
 }
 
 pub fn router(base: &Base) -> Router {
-    let (router, _) = routes().split_for_parts();
+    let router = edge::serving(routes);
     router.with_state(State {
         db: base.db.clone(),
         auth: base.authenticator(),

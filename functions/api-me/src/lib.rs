@@ -13,6 +13,7 @@ use drop_shared::edge::{
     self, Authenticator, Base, Json, Me, Principal, Query, RequestMeta, SignedIn,
 };
 use drop_shared::error::{ErrorBody, ErrorDetail};
+use drop_shared::routes;
 use drop_shared::store::audit::{audited, AuditEntry};
 use drop_shared::store::profile::{self, Notification, Settings};
 use drop_shared::store::Db;
@@ -21,7 +22,6 @@ use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use uuid::Uuid;
 
 /// What api-me uses: the database and the session check.
@@ -48,7 +48,7 @@ pub fn routes() -> OpenApiRouter<State> {
 }
 
 pub fn router(base: &Base) -> Router {
-    let (router, _) = routes().split_for_parts();
+    let router = edge::serving(routes);
     router.with_state(State {
         db: base.db.clone(),
         auth: base.authenticator(),

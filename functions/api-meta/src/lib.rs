@@ -15,6 +15,7 @@ use drop_shared::aws::rate_limit::RatePolicy;
 use drop_shared::edge::openapi::RateLimited;
 use drop_shared::edge::{self, Base, Json};
 use drop_shared::error::ErrorBody;
+use drop_shared::routes;
 use drop_shared::store::Db;
 use drop_shared::{ApiError, ErrorCode};
 use serde::Serialize;
@@ -23,7 +24,6 @@ use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 /// The whole API's OpenAPI document (see the module's documentation).
 pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
@@ -51,7 +51,7 @@ pub fn routes() -> OpenApiRouter<State> {
 }
 
 pub fn router(base: &Base) -> Router {
-    let (router, _) = routes().split_for_parts();
+    let router = edge::serving(routes);
     router
         .with_state(State(Arc::new(Parts {
             db: base.db.clone(),

@@ -13,6 +13,7 @@ use drop_shared::domain::quote::{ExchangeRate, PricingPolicy, QuoteTerms, SEND_C
 use drop_shared::edge::openapi::{JsonBodyErrors, RateLimited, Unavailable};
 use drop_shared::edge::{self, Base, Json, Query};
 use drop_shared::error::{ErrorBody, ErrorDetail};
+use drop_shared::routes;
 use drop_shared::store::rates::{self, RateBoard};
 use drop_shared::store::Db;
 use drop_shared::{ApiError, ErrorCode};
@@ -22,7 +23,6 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use uuid::Uuid;
 
 /// How long an instance serves the public rate list before reading it again.
@@ -64,7 +64,7 @@ pub fn routes() -> OpenApiRouter<State> {
 }
 
 pub fn router(base: &Base) -> Router {
-    let (router, _) = routes().split_for_parts();
+    let router = edge::serving(routes);
     router
         .with_state(State::new(base))
         .layer(Extension(base.rate_limiter()))

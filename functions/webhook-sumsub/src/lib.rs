@@ -12,12 +12,12 @@ use drop_shared::edge::openapi::Unavailable;
 use drop_shared::edge::{self, Base, Json, RawBody, RequestMeta};
 use drop_shared::error::ErrorBody;
 use drop_shared::providers::sumsub::{verify_webhook, DigestAlg, WebhookEvent};
+use drop_shared::routes;
 use drop_shared::store::{kyc, Db};
 use drop_shared::{ApiError, ErrorCode};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 const PROVIDER: &str = "sumsub";
 
@@ -37,7 +37,7 @@ pub fn routes() -> OpenApiRouter<State> {
 }
 
 pub fn router(base: &Base) -> Router {
-    let (router, _) = routes().split_for_parts();
+    let router = edge::serving(routes);
     router.with_state(State {
         db: base.db.clone(),
         secrets: base.secrets.clone(),

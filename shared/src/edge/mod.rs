@@ -10,6 +10,7 @@ pub mod error;
 pub mod json;
 pub mod layers;
 pub mod openapi;
+pub mod routes;
 
 pub use auth::{Admin, Authenticator, Me, Merchant, Principal, SignedIn};
 pub use base::{Base, LAMBDA_POOL_SIZE};
@@ -17,6 +18,7 @@ pub use context::{RequestMeta, REQUEST_ID};
 pub use error::{method_not_allowed, not_found};
 pub use json::{Json, Query, RawBody, MAX_BODY_BYTES};
 pub use layers::{app, app_with_fallback, limit};
+pub use routes::serving;
 
 /// A `302 Found` to `location`, setting `cookies` (each a `Set-Cookie` value).
 pub fn redirect(
