@@ -40,6 +40,8 @@ pub struct Config {
     pub sumsub: SumsubConfig,
     /// DynamoDB table of pending logins (state, nonce, PKCE verifier) and mobile one-time codes.
     pub login_table: String,
+    /// DynamoDB table of the last balances read per linked account (never PostgreSQL).
+    pub balance_cache_table: String,
     /// Whether rate limits are enforced (always in the cloud; `DROP_RATE_LIMITS=off` for
     /// local load measurements only).
     pub rate_limits_enabled: bool,
@@ -315,6 +317,8 @@ impl Config {
             },
             login_table: get("DROP_LOGIN_TABLE")
                 .unwrap_or_else(|| format!("drop-{stage}-oidc-state")),
+            balance_cache_table: get("DROP_BALANCE_CACHE_TABLE")
+                .unwrap_or_else(|| format!("drop-{stage}-balance-cache")),
             public_url,
             web_app_url,
             mobile_redirect_uri,

@@ -1,11 +1,14 @@
-//! Personal data at rest: the fødselsnummer is sealed with AES-256-GCM under its own key, with
-//! the owning row's id as associated data (a ciphertext moved to another row does not open),
-//! and found by a keyed HMAC-SHA-256 — never by a bare hash, which 11 digits would not survive.
+//! Personal data at rest: a fødselsnummer or an account number is sealed with AES-256-GCM under
+//! a key of its own kind, with the owning row's id as associated data (a ciphertext moved to
+//! another row does not open), and found by a keyed HMAC-SHA-256 — never by a bare hash, which
+//! 11 digits would not survive.
 
-use crate::domain::ids::Fodselsnummer;
+use crate::domain::ids::{Fodselsnummer, Iban};
 use crate::secret::Secret;
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use aws_lc_rs::hmac;
+use std::marker::PhantomData;
+use std::str::FromStr;
 use uuid::Uuid;
 
 #[derive(Debug, thiserror::Error)]
@@ -54,13 +57,36 @@ fn key_bytes(hex_key: &Secret<String>) -> Result<[u8; 32], CryptoError> {
     bytes.try_into().map_err(|_| CryptoError::BadKey)
 }
 
-/// Seals and finds national identity numbers. Build once per instance from the two secrets.
-pub struct FnrVault {
-    sealing: LessSafeKey,
-    lookup: hmac::Key,
+/// What a [`Vault`] keeps: a value with one canonical text, parsed back when opened.
+pub trait Sealable: FromStr {
+    fn canonical(&self) -> &str;
 }
 
-impl FnrVault {
+impl Sealable for Fodselsnummer {
+    fn canonical(&self) -> &str {
+        self.expose()
+    }
+}
+
+impl Sealable for Iban {
+    fn canonical(&self) -> &str {
+        self.as_str()
+    }
+}
+
+/// Seals and finds values of one kind. Build once per instance from the kind's two secrets.
+pub struct Vault<T> {
+    sealing: LessSafeKey,
+    lookup: hmac::Key,
+    kind: PhantomData<fn() -> T>,
+}
+
+/// National identity numbers (`fnr-encryption-key`, `fnr-hmac-key`).
+pub type FnrVault = Vault<Fodselsnummer>;
+/// Bank account numbers (`account-encryption-key`, `account-hmac-key`).
+pub type AccountVault = Vault<Iban>;
+
+impl<T: Sealable> Vault<T> {
     pub fn new(
         encryption_key: &Secret<String>,
         hmac_key: &Secret<String>,
@@ -70,14 +96,15 @@ impl FnrVault {
         Ok(Self {
             sealing: LessSafeKey::new(unbound),
             lookup: hmac::Key::new(hmac::HMAC_SHA256, &key_bytes(hmac_key)?),
+            kind: PhantomData,
         })
     }
 
-    /// `nonce ‖ ciphertext ‖ tag`, bound to `owner` (the user row's id).
-    pub fn seal(&self, owner: Uuid, fnr: &Fodselsnummer) -> Result<Vec<u8>, CryptoError> {
+    /// `nonce ‖ ciphertext ‖ tag`, bound to `owner` (the owning row's id).
+    pub fn seal(&self, owner: Uuid, value: &T) -> Result<Vec<u8>, CryptoError> {
         let mut nonce = [0u8; NONCE_LEN];
         random_bytes(&mut nonce)?;
-        let mut sealed = fnr.expose().as_bytes().to_vec();
+        let mut sealed = value.canonical().as_bytes().to_vec();
         self.sealing
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
@@ -88,7 +115,7 @@ impl FnrVault {
         Ok([nonce.as_slice(), &sealed].concat())
     }
 
-    pub fn open(&self, owner: Uuid, sealed: &[u8]) -> Result<Fodselsnummer, CryptoError> {
+    pub fn open(&self, owner: Uuid, sealed: &[u8]) -> Result<T, CryptoError> {
         if sealed.len() < NONCE_LEN {
             return Err(CryptoError::Open);
         }
@@ -103,9 +130,9 @@ impl FnrVault {
         text.parse().map_err(|_| CryptoError::Open)
     }
 
-    /// The keyed lookup hash of a number.
-    pub fn lookup_hash(&self, fnr: &Fodselsnummer) -> [u8; 32] {
-        let tag = hmac::sign(&self.lookup, fnr.expose().as_bytes());
+    /// The keyed lookup hash of a value's canonical text.
+    pub fn lookup_hash(&self, value: &T) -> [u8; 32] {
+        let tag = hmac::sign(&self.lookup, value.canonical().as_bytes());
         let mut out = [0u8; 32];
         out.copy_from_slice(tag.as_ref());
         out
@@ -183,6 +210,27 @@ mod tests {
         assert!(pkce_verifies(&longest, &pkce_challenge(&longest)));
         let too_long = "a".repeat(129);
         assert!(!pkce_verifies(&too_long, &pkce_challenge(&too_long)));
+    }
+
+    #[test]
+    fn an_account_number_opens_only_under_its_own_keys_and_row() {
+        let accounts =
+            AccountVault::new(&Secret::new("55".repeat(32)), &Secret::new("66".repeat(32))).unwrap();
+        // A Norwegian IBAN from python-stdnum's `stdnum.no.iban` examples.
+        let iban: Iban = "NO93 8601 1117 947".parse().unwrap();
+        let owner = Uuid::new_v4();
+        let sealed = accounts.seal(owner, &iban).unwrap();
+        assert!(!sealed.windows(7).any(|w| w == b"8601111"));
+        assert_eq!(accounts.open(owner, &sealed).unwrap().as_str(), "NO9386011117947");
+        assert!(accounts.open(Uuid::new_v4(), &sealed).is_err());
+        let other_keys =
+            AccountVault::new(&Secret::new("11".repeat(32)), &Secret::new("66".repeat(32))).unwrap();
+        assert!(other_keys.open(owner, &sealed).is_err());
+        // python3: hmac.new(bytes.fromhex("66" * 32), b"NO9386011117947", "sha256").hexdigest()
+        assert_eq!(
+            hex::encode(accounts.lookup_hash(&iban)),
+            "8c4654d025f738b703b8eec2f7d6887479d372452c52f7615be0ceccb09f84e2"
+        );
     }
 
     #[test]

@@ -146,18 +146,21 @@ impl TestApp {
         }
 
         let sdk = sdk_config().await;
-        let table = format!("rl-{}", uuid::Uuid::new_v4().simple());
-        provision::ensure_table(&aws_sdk_dynamodb::Client::new(&sdk), &table)
-            .await
-            .expect("rate-limit table");
-        let webhook_table = format!("webhooks-{}", uuid::Uuid::new_v4().simple());
-        provision::ensure_table(&aws_sdk_dynamodb::Client::new(&sdk), &webhook_table)
-            .await
-            .expect("webhook table");
-        let login_table = format!("login-{}", uuid::Uuid::new_v4().simple());
-        provision::ensure_table(&aws_sdk_dynamodb::Client::new(&sdk), &login_table)
-            .await
-            .expect("login table");
+        // A table of its own per test, for each table a function uses.
+        let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+        let mut tables = Vec::new();
+        for (var, prefix) in [
+            ("DROP_RATE_LIMIT_TABLE", "rl"),
+            ("DROP_LOGIN_TABLE", "login"),
+            ("DROP_WEBHOOK_TABLE", "webhooks"),
+            ("DROP_BALANCE_CACHE_TABLE", "balances"),
+        ] {
+            let table = format!("{prefix}-{}", uuid::Uuid::new_v4().simple());
+            provision::ensure_table(&dynamo, &table)
+                .await
+                .unwrap_or_else(|e| panic!("{var}: {e}"));
+            tables.push((var.to_owned(), table));
+        }
         let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
         let provider_secrets = provision::PROVIDER_SECRETS.map(|(name, _)| name);
         for secret in provision::GENERATED_SECRETS
@@ -172,11 +175,9 @@ impl TestApp {
         let mut vars: HashMap<String, String> = HashMap::from([
             ("DATABASE_URL".into(), database_url.clone()),
             ("DROP_STAGE".into(), "local".into()),
-            ("DROP_RATE_LIMIT_TABLE".into(), table),
-            ("DROP_LOGIN_TABLE".into(), login_table),
-            ("DROP_WEBHOOK_TABLE".into(), webhook_table),
             ("DROP_SECRETS_PREFIX".into(), format!("test/{name}/")),
         ]);
+        vars.extend(tables);
         vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("test configuration");
         Self {

@@ -46,7 +46,13 @@ pub const QUEUES: [QueueSpec; 3] = [
 ];
 
 /// Secrets Drop generates itself (random keys), named `drop/{stage}/{name}`.
-pub const GENERATED_SECRETS: [&str; 3] = ["jwt-signing-key", "fnr-encryption-key", "fnr-hmac-key"];
+pub const GENERATED_SECRETS: [&str; 5] = [
+    "jwt-signing-key",
+    "fnr-encryption-key",
+    "fnr-hmac-key",
+    "account-encryption-key",
+    "account-hmac-key",
+];
 
 /// Secrets a provider issues, set out of band in the cloud, with the environment variable that
 /// sets each one locally.

@@ -115,16 +115,27 @@ impl SecretStore {
 
     /// The fødselsnummer vault, from its two keys.
     pub async fn fnr_vault(&self) -> Result<crate::crypto::FnrVault, crate::error::ApiError> {
-        match self
-            .get_many(&["fnr-encryption-key", "fnr-hmac-key"])
-            .await?
-            .as_slice()
-        {
-            [encryption, hmac] => crate::crypto::FnrVault::new(encryption, hmac)
+        self.vault(["fnr-encryption-key", "fnr-hmac-key"]).await
+    }
+
+    /// The keys that seal and find bank account numbers (`account-encryption-key`,
+    /// `account-hmac-key`), read in one call.
+    pub async fn account_vault(
+        &self,
+    ) -> Result<crate::crypto::AccountVault, crate::error::ApiError> {
+        self.vault(["account-encryption-key", "account-hmac-key"]).await
+    }
+
+    async fn vault<T: crate::crypto::Sealable>(
+        &self,
+        [encryption, hmac]: [&str; 2],
+    ) -> Result<crate::crypto::Vault<T>, crate::error::ApiError> {
+        match self.get_many(&[encryption, hmac]).await?.as_slice() {
+            [encryption, hmac] => crate::crypto::Vault::new(encryption, hmac)
                 .map_err(crate::error::ApiError::internal),
             _ => Err(crate::error::ApiError::msg(
                 crate::error::ErrorCode::Internal,
-                "fødselsnummer keys",
+                "vault keys",
             )),
         }
     }

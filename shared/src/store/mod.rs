@@ -1,6 +1,7 @@
 //! PostgreSQL: the pool, the migration runner, and one module per aggregate. All SQL lives here.
 
 pub mod audit;
+pub mod bank_accounts;
 pub mod kyc;
 pub mod migrate;
 pub mod pool;
