@@ -119,6 +119,9 @@ mod sca;
 mod store;
 mod wire;
 
+#[cfg(test)]
+mod tests;
+
 use faults::Faults;
 use received::Received;
 use store::{Store, Timing};

@@ -564,10 +564,11 @@ pub(crate) async fn page_get(
             what = person_description(person),
         );
     }
-    let action = format!("/{}/sca/{}", bank.slug, escape_html(&authorisation_id));
+    // The form has no action: it posts back to the page's own URL, however the page was
+    // reached.
     let content = format!(
         "<h1>{bank_name}</h1>\n<p>{what}</p>\n\
-         <form method=\"post\" action=\"{action}\">\n\
+         <form method=\"post\">\n\
          <p><label for=\"psu\">Test person</label>\n<select id=\"psu\" name=\"psu\">\n{options}</select></p>\n\
          <p><button type=\"submit\" name=\"action\" value=\"approve\">Approve</button>\n\
          <button type=\"submit\" name=\"action\" value=\"reject\">Reject</button></p>\n\
