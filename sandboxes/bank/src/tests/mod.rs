@@ -125,11 +125,12 @@ pub(super) fn client() -> Client {
         .unwrap()
 }
 
-/// The test configuration: a short status step, long enough for a poll to see each status.
+/// The test configuration: a short status step, long enough for a read right after the SCA
+/// (and a poll every 20 ms) to see each status even on a busy machine.
 pub(super) fn config() -> SandboxConfig {
     SandboxConfig {
         notification_secret: SECRET.into(),
-        status_step: Duration::from_millis(600),
+        status_step: Duration::from_secs(1),
         sca_expiry: Duration::from_secs(900),
         slow_delay: Duration::from_millis(400),
         timeout_hold: Duration::from_secs(60),
