@@ -91,6 +91,11 @@ async fn handle(sandbox: &Sandbox, request: Request, next: Next, has_request_id:
             "INTERNAL_SERVER_ERROR",
             "The bank failed (sandbox fault status500)",
         ),
+        Some(FaultKind::Refused) => reply::tpp_error(
+            StatusCode::CONFLICT,
+            "STATUS_INVALID",
+            "The bank refuses the request (sandbox fault refused)",
+        ),
         Some(FaultKind::Status503) => reply::tpp_error(
             StatusCode::SERVICE_UNAVAILABLE,
             "SERVICE_UNAVAILABLE",

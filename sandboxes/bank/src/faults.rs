@@ -27,6 +27,8 @@ pub(crate) enum FaultKind {
     Error200,
     /// The normal answer, but `ASPSP-SCA-Approach: EMBEDDED` and no `scaRedirect`.
     Embedded,
+    /// 409 `STATUS_INVALID` with a `tppMessages` body: the bank refuses the call.
+    Refused,
 }
 
 /// The body of `POST /sandbox/faults`.

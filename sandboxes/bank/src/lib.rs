@@ -82,7 +82,8 @@
 //!   answer for [`SandboxConfig::timeout_hold`], or until the sandbox stops), `slow` (the normal
 //!   answer after [`SandboxConfig::slow_delay`]), `html` (200 `text/html`), `malformed` (200
 //!   JSON without the required fields), `error200` (200 with a `tppMessages` error), `embedded`
-//!   (`ASPSP-SCA-Approach: EMBEDDED` and no `scaRedirect`); `DELETE /sandbox/faults` clears
+//!   (`ASPSP-SCA-Approach: EMBEDDED` and no `scaRedirect`), `refused` (409 `STATUS_INVALID`:
+//!   the bank refuses the call); `DELETE /sandbox/faults` clears
 //! - `GET /sandbox/requests` — the Berlin Group requests received, newest last, at most 1000
 //!   (`DELETE` clears them)
 //! - `POST /sandbox/sca/{authorisationId}` `{"psu","action"}` — the SCA form as JSON; answers
