@@ -65,8 +65,9 @@ impl fmt::Debug for Psu {
     }
 }
 
-/// Where the bank sends the user back, and where it may notify Drop.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where the bank sends the user back, and where it may notify Drop. The URIs may carry a
+/// flow's state: `Debug` does not print them.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Redirects {
     /// `TPP-Redirect-URI`: after SCA (success, or a return without an error).
     pub ok: String,
@@ -74,6 +75,14 @@ pub struct Redirects {
     pub nok: String,
     /// `TPP-Notification-URI`, when Drop wants status notifications.
     pub notification: Option<String>,
+}
+
+impl fmt::Debug for Redirects {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Redirects")
+            .field("notification", &self.notification.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A consent the bank created, waiting for the user's SCA.
@@ -401,4 +410,62 @@ pub trait Bank: Send + Sync {
         product: PaymentProduct,
         payment_id: &str,
     ) -> Result<Cancellation, BankError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_carries_no_personal_data_amount_or_token() {
+        let order = PaymentOrder {
+            product: PaymentProduct::CrossBorderCreditTransfers,
+            debtor_account: "NO9386011117947".parse().unwrap_or_else(|_| unreachable!()),
+            amount: Money::parse("1234.56", Currency::NOK).unwrap_or_else(|_| unreachable!()),
+            creditor_account: CreditorAccount::Iban(
+                "DE89370400440532013000"
+                    .parse()
+                    .unwrap_or_else(|_| unreachable!()),
+            ),
+            creditor_name: "Anna Schmidt".into(),
+            creditor_agent: None,
+            creditor_address: None,
+            remittance_information: Some("Rent".into()),
+            end_to_end_id: None,
+        };
+        let fee = Money::parse("25", Currency::NOK).ok();
+        let started = PaymentStarted {
+            payment_id: "p-1".into(),
+            status: TransactionStatus::Rcvd,
+            sca_redirect: Url::parse("https://bank.example/sca/secret-authorisation")
+                .unwrap_or_else(|_| unreachable!()),
+            fees: Fees {
+                transaction_fees: fee,
+                ..Fees::default()
+            },
+        };
+        let redirects = Redirects {
+            ok: "https://drop.example/return?state=s3cr3t".into(),
+            nok: "https://drop.example/return?state=s3cr3t".into(),
+            notification: None,
+        };
+        let printed = format!(
+            "{order:?} {started:?} {redirects:?} {:?}",
+            Psu::present([192, 0, 2, 1].into())
+        );
+        for secret in [
+            "7947",
+            "3000",
+            "1234",
+            "Anna",
+            "Rent",
+            "25.00",
+            "secret-authorisation",
+            "s3cr3t",
+            "192.0.2.1",
+        ] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        assert!(printed.contains("CrossBorderCreditTransfers"), "{printed}");
+    }
 }
