@@ -21,8 +21,9 @@
 //! checks against the document as such a bank publishes it: the spec, unchanged but for that
 //! product added to the enum ([`published_spec`]).
 //!
-//! The proxy runs under `tests/prism/proxy.mjs`, which stops it when its standard input
-//! closes; the process is killed when the [`Prism`] is dropped.
+//! The proxy runs in one node process, `tests/prism/proxy.mjs`, which exits when its standard
+//! input closes (so a test process that dies leaves none behind); it is killed when the
+//! [`Prism`] is dropped.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
@@ -71,20 +72,30 @@ pub fn berlin_group_spec() -> PathBuf {
 pub const ASPSP_SPECIFIC_PRODUCTS: [&str; 1] = ["norwegian-domestic-credit-transfers"];
 
 /// [`berlin_group_spec`] with [`ASPSP_SPECIFIC_PRODUCTS`] added to the enum of the
-/// `paymentProduct` path parameter, written once per test process to the temporary directory.
-/// Panics if the document does not have that enum where 1.3.12 has it.
+/// `paymentProduct` path parameter, in the temporary directory under a name made of its
+/// digest (so every test process shares one file; it is written, through a rename, only when
+/// missing). Panics if the document does not have that enum where 1.3.12 has it.
 pub fn published_spec() -> PathBuf {
     static PATH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     PATH.get_or_init(|| {
+        use sha2::Digest;
         let spec = berlin_group_spec();
         let text =
             std::fs::read_to_string(&spec).unwrap_or_else(|e| panic!("{}: {e}", spec.display()));
         let published = with_products(&text, &ASPSP_SPECIFIC_PRODUCTS);
-        let path = std::env::temp_dir().join(format!(
-            "drop-berlin-group-published-{}.yaml",
-            std::process::id()
-        ));
-        std::fs::write(&path, published).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let digest = sha2::Sha256::digest(published.as_bytes());
+        let name: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        let dir = std::env::temp_dir();
+        let path = dir.join(format!("drop-berlin-group-published-{name}.yaml"));
+        if !path.exists() {
+            let partial = dir.join(format!(
+                "drop-berlin-group-published-{name}.{}.partial",
+                std::process::id()
+            ));
+            std::fs::write(&partial, published)
+                .and_then(|()| std::fs::rename(&partial, &path))
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        }
         path
     })
     .clone()
@@ -168,6 +179,10 @@ impl Prism {
             .arg(&spec)
             .arg(upstream)
             .current_dir(&dir)
+            // Colourless output; NODE_ENV=production would fork the server out of this process.
+            .env("FORCE_COLOR", "0")
+            .env("NO_COLOR", "1")
+            .env("NODE_ENV", "test")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -218,8 +233,36 @@ impl Prism {
             .collect()
     }
 
-    /// Panics with Prism's output if it reported any violation.
+    /// Waits until Prism's output stops growing (at most 5 s): it may log a violation just
+    /// after it answered.
+    pub fn settle(&self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let mut seen = self.output().len();
+        loop {
+            std::thread::sleep(Duration::from_millis(150));
+            let now = self.output().len();
+            if now == seen || std::time::Instant::now() >= deadline {
+                return;
+            }
+            seen = now;
+        }
+    }
+
+    /// The violations reported within `within`: polls until there is one, or the time is up.
+    pub fn violations_within(&self, within: Duration) -> Vec<String> {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let violations = self.violations();
+            if !violations.is_empty() || std::time::Instant::now() >= deadline {
+                return violations;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Panics with Prism's output if it reported any violation (once its output settled).
     pub fn assert_no_violations(&self) {
+        self.settle();
         let violations = self.violations();
         assert!(
             violations.is_empty(),
