@@ -40,6 +40,8 @@ pub struct Config {
     pub sumsub: SumsubConfig,
     /// DynamoDB table of pending logins (state, nonce, PKCE verifier) and mobile one-time codes.
     pub login_table: String,
+    /// DynamoDB table of the per-bank circuit breakers, shared by every instance.
+    pub bank_breaker_table: String,
     /// Whether rate limits are enforced (always in the cloud; `DROP_RATE_LIMITS=off` for
     /// local load measurements only).
     pub rate_limits_enabled: bool,
@@ -315,6 +317,8 @@ impl Config {
             },
             login_table: get("DROP_LOGIN_TABLE")
                 .unwrap_or_else(|| format!("drop-{stage}-oidc-state")),
+            bank_breaker_table: get("DROP_BANK_BREAKER_TABLE")
+                .unwrap_or_else(|| format!("drop-{stage}-bank-breaker")),
             public_url,
             web_app_url,
             mobile_redirect_uri,
@@ -385,6 +389,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.rate_limit_table, "drop-prod-rate-limits");
+        assert_eq!(c.bank_breaker_table, "drop-prod-bank-breaker");
         assert_eq!(c.secrets_prefix, "drop/prod/");
         assert_eq!(c.quote_ttl, Duration::minutes(10));
         assert!(c.rate_limits_enabled);

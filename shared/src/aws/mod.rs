@@ -4,6 +4,7 @@
 //! of a function's init together, and many requests never touch AWS; so the configuration
 //! and the clients are made by the first caller that needs them and shared afterwards.
 
+pub mod bank_breaker;
 pub mod login;
 pub mod provision;
 pub mod rate_limit;
