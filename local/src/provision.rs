@@ -25,6 +25,7 @@ pub async fn prepare(
     ensure_table(&dynamo, &config.rate_limit_table).await?;
     ensure_table(&dynamo, &config.login_table).await?;
     ensure_table(&dynamo, &config.balance_cache_table).await?;
+    ensure_table(&dynamo, &config.bank_breaker_table).await?;
     let mut urls = Vec::new();
     for spec in QUEUES {
         urls.push(ensure_queue(&sqs, &format!("drop-{stage}-{}", spec.name), spec).await?);

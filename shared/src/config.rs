@@ -42,6 +42,8 @@ pub struct Config {
     pub login_table: String,
     /// DynamoDB table of the last balances read per linked account (never PostgreSQL).
     pub balance_cache_table: String,
+    /// DynamoDB table of the per-bank circuit breakers, shared by every instance.
+    pub bank_breaker_table: String,
     /// Whether rate limits are enforced (always in the cloud; `DROP_RATE_LIMITS=off` for
     /// local load measurements only).
     pub rate_limits_enabled: bool,
@@ -319,6 +321,8 @@ impl Config {
                 .unwrap_or_else(|| format!("drop-{stage}-oidc-state")),
             balance_cache_table: get("DROP_BALANCE_CACHE_TABLE")
                 .unwrap_or_else(|| format!("drop-{stage}-balance-cache")),
+            bank_breaker_table: get("DROP_BANK_BREAKER_TABLE")
+                .unwrap_or_else(|| format!("drop-{stage}-bank-breaker")),
             public_url,
             web_app_url,
             mobile_redirect_uri,
@@ -389,6 +393,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.rate_limit_table, "drop-prod-rate-limits");
+        assert_eq!(c.bank_breaker_table, "drop-prod-bank-breaker");
         assert_eq!(c.secrets_prefix, "drop/prod/");
         assert_eq!(c.quote_ttl, Duration::minutes(10));
         assert!(c.rate_limits_enabled);

@@ -45,12 +45,16 @@ pub enum ErrorCode {
     /// A provider answered, but not in a way Drop can act on (e.g. it no longer knows a record
     /// Drop holds): 502, not worth retrying at once.
     ProviderError,
+    /// The user's bank is not answering, or its circuit breaker is open: 503, retry later.
+    BankUnavailable,
+    /// The user's bank answered in a way Drop cannot use (or refused): 502, the bank named.
+    BankError,
     ServiceUnavailable,
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 31] = [
+    pub const ALL: [ErrorCode; 33] = [
         Self::InvalidJson,
         Self::UnsupportedMediaType,
         Self::PayloadTooLarge,
@@ -80,6 +84,8 @@ impl ErrorCode {
         Self::RateLimited,
         Self::ProviderUnavailable,
         Self::ProviderError,
+        Self::BankUnavailable,
+        Self::BankError,
         Self::ServiceUnavailable,
         Self::Internal,
     ];
@@ -115,6 +121,8 @@ impl ErrorCode {
             Self::RateLimited => "rate_limited",
             Self::ProviderUnavailable => "provider_unavailable",
             Self::ProviderError => "provider_error",
+            Self::BankUnavailable => "bank_unavailable",
+            Self::BankError => "bank_error",
             Self::ServiceUnavailable => "service_unavailable",
             Self::Internal => "internal_error",
         }
@@ -148,8 +156,10 @@ impl ErrorCode {
             Self::Conflict => StatusCode::CONFLICT,
             Self::Gone => StatusCode::GONE,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            Self::ProviderUnavailable | Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Self::ProviderError => StatusCode::BAD_GATEWAY,
+            Self::ProviderUnavailable | Self::BankUnavailable | Self::ServiceUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Self::ProviderError | Self::BankError => StatusCode::BAD_GATEWAY,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -196,6 +206,8 @@ impl ErrorCode {
             Self::ProviderError => {
                 "A provider Drop depends on answered in a way Drop cannot use; contact support."
             }
+            Self::BankUnavailable => "Your bank is not answering; try again later.",
+            Self::BankError => "Your bank answered in a way Drop cannot use; try again later.",
             Self::ServiceUnavailable => "The service is unavailable; try again later.",
             Self::Internal => "Something went wrong on our side.",
         }
@@ -480,6 +492,52 @@ impl From<crate::providers::sumsub::SumsubError> for ApiError {
     }
 }
 
+impl From<crate::providers::bank::BankError> for ApiError {
+    /// The bank down or its breaker open is a 503 `bank_unavailable` the client may retry; an
+    /// answer Drop cannot use (malformed, a refusal, an SCA approach it does not support, an
+    /// initiation whose outcome is unknown) is a 502 `bank_error` naming the bank; a consent
+    /// the bank no longer honours is a 409 (link the account again); a consent's daily reads
+    /// used up is a 429; a request Drop should never have built is ours (500).
+    fn from(err: crate::providers::bank::BankError) -> Self {
+        use crate::providers::bank::BankError as E;
+        let name = err
+            .bank()
+            .map(|id| {
+                crate::domain::bank::BankDirectory::builtin()
+                    .get(id)
+                    .map_or_else(|| id.to_string(), |b| b.name.clone())
+            })
+            .unwrap_or_else(|| "The bank".to_owned());
+        let api = match &err {
+            E::Unavailable { retry_after, .. } => Self::msg(
+                ErrorCode::BankUnavailable,
+                format!("{name} is not answering; try again later."),
+            )
+            .with_retry_after(retry_after.map_or(30, |d| d.as_secs().max(1))),
+            E::OutcomeUnknown { .. } => Self::msg(
+                ErrorCode::BankError,
+                format!("{name} did not confirm the payment; Drop is checking its status."),
+            ),
+            E::BadResponse { .. } | E::Rejected { .. } | E::UnsupportedScaApproach { .. } => {
+                Self::msg(
+                    ErrorCode::BankError,
+                    format!("{name} answered in a way Drop cannot use."),
+                )
+            }
+            E::ConsentNotValid { .. } => Self::msg(
+                ErrorCode::Conflict,
+                format!("Your consent at {name} is no longer valid; link the account again."),
+            ),
+            E::AccessExceeded { .. } => Self::msg(
+                ErrorCode::RateLimited,
+                format!("{name} allows no more reads today without you present."),
+            ),
+            E::InvalidRequest(_) => Self::new(ErrorCode::Internal),
+        };
+        api.with_source(err)
+    }
+}
+
 impl From<crate::providers::bankid::OidcError> for ApiError {
     /// The provider being down is a 503; a sign-in that does not verify is the user's to
     /// restart (401 `login_failed`, the reason in the details); our own setup failing is a 500.
@@ -524,6 +582,82 @@ mod tests {
             assert!(s.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{s}");
             assert!(code.status().is_client_error() || code.status().is_server_error());
         }
+    }
+
+    #[test]
+    fn bank_errors_get_stable_codes_and_name_the_bank() {
+        use crate::providers::bank::BankError as E;
+        let dnb: crate::domain::bank::BankId = "dnb".parse().unwrap_or_else(|_| unreachable!());
+        let cases = [
+            (
+                E::Unavailable {
+                    bank: dnb.clone(),
+                    retry_after: Some(std::time::Duration::from_secs(42)),
+                    source: None,
+                },
+                503,
+                "bank_unavailable",
+            ),
+            (
+                E::BadResponse {
+                    bank: dnb.clone(),
+                    reason: "not a JSON answer",
+                },
+                502,
+                "bank_error",
+            ),
+            (
+                E::Rejected {
+                    bank: dnb.clone(),
+                    status: StatusCode::FORBIDDEN,
+                    code: Some("SERVICE_BLOCKED".into()),
+                },
+                502,
+                "bank_error",
+            ),
+            (
+                E::OutcomeUnknown {
+                    bank: dnb.clone(),
+                    request_id: uuid::Uuid::nil(),
+                    source: None,
+                },
+                502,
+                "bank_error",
+            ),
+            (
+                E::UnsupportedScaApproach {
+                    bank: dnb.clone(),
+                    approach: "EMBEDDED".into(),
+                },
+                502,
+                "bank_error",
+            ),
+            (
+                E::ConsentNotValid {
+                    bank: dnb.clone(),
+                    expired: true,
+                },
+                409,
+                "conflict",
+            ),
+            (E::AccessExceeded { bank: dnb.clone() }, 429, "rate_limited"),
+            (E::InvalidRequest("x"), 500, "internal_error"),
+        ];
+        for (err, status, code) in cases {
+            let what = err.to_string();
+            let api = ApiError::from(err);
+            assert_eq!(api.status().as_u16(), status, "{what}");
+            assert_eq!(api.code.as_str(), code, "{what}");
+            if status != 500 {
+                assert!(api.message().contains("DNB"), "{what}: {}", api.message());
+            }
+        }
+        let api = ApiError::from(E::Unavailable {
+            bank: dnb,
+            retry_after: Some(std::time::Duration::from_secs(42)),
+            source: None,
+        });
+        assert_eq!(api.retry_after, Some(42));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod browser;
 pub mod oidc_provider;
+pub mod prism;
 
 use axum::Router;
 use drop_shared::aws::provision;

@@ -5,6 +5,7 @@
 //! and the clients are made by the first caller that needs them and shared afterwards.
 
 pub mod balance_cache;
+pub mod bank_breaker;
 pub mod login;
 pub mod provision;
 pub mod rate_limit;

@@ -12,11 +12,12 @@ use std::collections::HashMap;
 pub type ProvisionError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The DynamoDB tables the template declares, as `drop-{stage}-{suffix}`.
-pub const TABLES: [&str; 4] = [
+pub const TABLES: [&str; 5] = [
     "rate-limits",
     "webhook-dedup",
     "oidc-state",
     "balance-cache",
+    "bank-breaker",
 ];
 
 /// A queue the template declares as `drop-{stage}-{name}`, with its `-dlq`.

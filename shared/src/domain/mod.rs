@@ -1,7 +1,9 @@
 //! Pure rules, no I/O: money, identifiers, countries and corridors, pricing and quotes,
-//! spending limits, KYC status rules and session claims.
+//! spending limits, KYC status rules, session claims and open banking (banks, consent and
+//! payment statuses, payment products, the Berlin Group amount string).
 
 pub mod accounts;
+pub mod bank;
 pub mod corridor;
 pub mod country;
 pub mod ids;

@@ -8,7 +8,9 @@
 //!   request pays for it.
 //! - [`send_with_retry`] retries what may pass (timeouts, connection and transport errors, 5xx)
 //!   after 1 s, 2 s and 4 s ("Outbound calls" in the design), and nothing else: a 4xx is an
-//!   answer, returned to the caller.
+//!   answer, returned to the caller. A request that must not reach the provider twice (a
+//!   payment initiation) is sent with [`send_with_retry_mode`] and [`Resend::OnlyIfNotSent`]:
+//!   tried again only when it provably never left (no connection could be made).
 //! - A response body larger than [`RetryPolicy::max_body_bytes`] (1 MiB by default) is refused
 //!   while it is streamed in, so a hostile or broken provider cannot exhaust the instance's memory.
 //! - Errors name the provider by scheme and host only (never a path or query, which may carry
@@ -145,6 +147,16 @@ pub enum OutboundError {
 }
 
 impl OutboundError {
+    /// Whether the request provably never reached the provider: it could not be built, or no
+    /// connection could be made (DNS, TCP, TLS), so not a byte of it was sent. A timeout or a
+    /// broken exchange may have come after the provider read the request.
+    pub fn was_not_sent(&self) -> bool {
+        matches!(
+            self,
+            Self::Request(_) | Self::Client(_) | Self::Connect { .. }
+        )
+    }
+
     /// Whether another attempt may succeed: timeouts, connection and transport errors, 5xx.
     pub fn is_retryable(&self) -> bool {
         match self {
@@ -250,14 +262,40 @@ pub async fn send(
         })
 }
 
+/// Which failed attempts another attempt may follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Resend {
+    /// Timeouts, connection and transport errors and 5xx ([`OutboundError::is_retryable`]):
+    /// for reads and other requests that may safely arrive twice.
+    #[default]
+    WhenRetryable,
+    /// Only a request that provably never reached the provider
+    /// ([`OutboundError::was_not_sent`]): for one that must not arrive twice, such as a
+    /// payment initiation. Any other failure is the caller's to resolve.
+    OnlyIfNotSent,
+}
+
 /// Sends the request `make` builds (once per attempt), retrying timeouts, connection and
 /// transport errors and 5xx answers up to `policy.max_retries` times with doubling delays.
 ///
 /// `Ok` for any answer below 500 (the caller decides what a 4xx means); after the last attempt a
 /// 5xx is `Err(Status)`.
 pub async fn send_with_retry<F>(
+    make: F,
+    policy: &RetryPolicy,
+) -> Result<OutboundResponse, OutboundError>
+where
+    F: FnMut() -> http::Result<Request<Bytes>>,
+{
+    send_with_retry_mode(make, policy, Resend::WhenRetryable).await
+}
+
+/// As [`send_with_retry`], retrying only what `mode` allows. With [`Resend::OnlyIfNotSent`] a
+/// 5xx, a timeout or a broken exchange is returned at once (`Err`).
+pub async fn send_with_retry_mode<F>(
     mut make: F,
     policy: &RetryPolicy,
+    mode: Resend,
 ) -> Result<OutboundResponse, OutboundError>
 where
     F: FnMut() -> http::Result<Request<Bytes>>,
@@ -271,7 +309,11 @@ where
             Ok(response) => return Ok(response),
             Err(e) => e,
         };
-        if !error.is_retryable() || retry >= policy.max_retries {
+        let may_retry = match mode {
+            Resend::WhenRetryable => error.is_retryable(),
+            Resend::OnlyIfNotSent => error.was_not_sent() && error.is_retryable(),
+        };
+        if !may_retry || retry >= policy.max_retries {
             return Err(error);
         }
         let delay = policy.delay(retry);
@@ -348,5 +390,20 @@ mod tests {
             limit: 1
         }
         .is_retryable());
+    }
+
+    #[test]
+    fn only_a_request_that_could_not_be_built_or_connected_was_not_sent() {
+        let status = OutboundError::Status {
+            provider: "p".into(),
+            status: StatusCode::SERVICE_UNAVAILABLE,
+        };
+        assert!(!status.was_not_sent());
+        assert!(!OutboundError::Timeout {
+            provider: "p".into(),
+            after: Duration::from_secs(1)
+        }
+        .was_not_sent());
+        assert!(OutboundError::Client("no TLS".into()).was_not_sent());
     }
 }
