@@ -44,6 +44,12 @@ pub struct Config {
     pub balance_cache_table: String,
     /// DynamoDB table of the per-bank circuit breakers, shared by every instance.
     pub bank_breaker_table: String,
+    /// The open-banking API: each bank of the directory at `{base}/{bank id}`
+    /// (`OPEN_BANKING_BASE_URL`; locally the sandbox bank). Unset: no bank can be linked.
+    pub open_banking_base_url: Option<String>,
+    /// The first retry of a bank read waits this long, the next ones twice as long each
+    /// (`DROP_BANK_RETRY_BASE_MS`, 1000 by default).
+    pub bank_retry_base: std::time::Duration,
     /// Whether rate limits are enforced (always in the cloud; `DROP_RATE_LIMITS=off` for
     /// local load measurements only).
     pub rate_limits_enabled: bool,
@@ -323,6 +329,14 @@ impl Config {
                 .unwrap_or_else(|| format!("drop-{stage}-balance-cache")),
             bank_breaker_table: get("DROP_BANK_BREAKER_TABLE")
                 .unwrap_or_else(|| format!("drop-{stage}-bank-breaker")),
+            open_banking_base_url: get("OPEN_BANKING_BASE_URL")
+                .filter(|u| !u.is_empty())
+                .map(|u| u.trim_end_matches('/').to_owned()),
+            bank_retry_base: millis(
+                &get,
+                "DROP_BANK_RETRY_BASE_MS",
+                std::time::Duration::from_secs(1),
+            )?,
             public_url,
             web_app_url,
             mobile_redirect_uri,

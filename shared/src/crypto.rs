@@ -215,16 +215,21 @@ mod tests {
     #[test]
     fn an_account_number_opens_only_under_its_own_keys_and_row() {
         let accounts =
-            AccountVault::new(&Secret::new("55".repeat(32)), &Secret::new("66".repeat(32))).unwrap();
+            AccountVault::new(&Secret::new("55".repeat(32)), &Secret::new("66".repeat(32)))
+                .unwrap();
         // A Norwegian IBAN from python-stdnum's `stdnum.no.iban` examples.
         let iban: Iban = "NO93 8601 1117 947".parse().unwrap();
         let owner = Uuid::new_v4();
         let sealed = accounts.seal(owner, &iban).unwrap();
         assert!(!sealed.windows(7).any(|w| w == b"8601111"));
-        assert_eq!(accounts.open(owner, &sealed).unwrap().as_str(), "NO9386011117947");
+        assert_eq!(
+            accounts.open(owner, &sealed).unwrap().as_str(),
+            "NO9386011117947"
+        );
         assert!(accounts.open(Uuid::new_v4(), &sealed).is_err());
         let other_keys =
-            AccountVault::new(&Secret::new("11".repeat(32)), &Secret::new("66".repeat(32))).unwrap();
+            AccountVault::new(&Secret::new("11".repeat(32)), &Secret::new("66".repeat(32)))
+                .unwrap();
         assert!(other_keys.open(owner, &sealed).is_err());
         // python3: hmac.new(bytes.fromhex("66" * 32), b"NO9386011117947", "sha256").hexdigest()
         assert_eq!(

@@ -39,6 +39,8 @@ pub enum ErrorCode {
     NotFound,
     MethodNotAllowed,
     Conflict,
+    /// The user's consent at their bank has ended (expired, revoked): 409, link the account again.
+    ConsentExpired,
     Gone,
     RateLimited,
     ProviderUnavailable,
@@ -54,7 +56,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 33] = [
+    pub const ALL: [ErrorCode; 34] = [
         Self::InvalidJson,
         Self::UnsupportedMediaType,
         Self::PayloadTooLarge,
@@ -80,6 +82,7 @@ impl ErrorCode {
         Self::NotFound,
         Self::MethodNotAllowed,
         Self::Conflict,
+        Self::ConsentExpired,
         Self::Gone,
         Self::RateLimited,
         Self::ProviderUnavailable,
@@ -117,6 +120,7 @@ impl ErrorCode {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict => "conflict",
+            Self::ConsentExpired => "consent_expired",
             Self::Gone => "gone",
             Self::RateLimited => "rate_limited",
             Self::ProviderUnavailable => "provider_unavailable",
@@ -153,7 +157,7 @@ impl ErrorCode {
             Self::InvalidLoginState | Self::InvalidCode => StatusCode::BAD_REQUEST,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict => StatusCode::CONFLICT,
+            Self::Conflict | Self::ConsentExpired => StatusCode::CONFLICT,
             Self::Gone => StatusCode::GONE,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::ProviderUnavailable | Self::BankUnavailable | Self::ServiceUnavailable => {
@@ -198,6 +202,7 @@ impl ErrorCode {
             Self::NotFound => "Not found.",
             Self::MethodNotAllowed => "This method is not allowed on this resource.",
             Self::Conflict => "The request conflicts with the current state.",
+            Self::ConsentExpired => "Your consent at your bank has ended; link the account again.",
             Self::Gone => "This endpoint is gone.",
             Self::RateLimited => "Too many requests; try again later.",
             Self::ProviderUnavailable => {
@@ -525,7 +530,7 @@ impl From<crate::providers::bank::BankError> for ApiError {
                 )
             }
             E::ConsentNotValid { .. } => Self::msg(
-                ErrorCode::Conflict,
+                ErrorCode::ConsentExpired,
                 format!("Your consent at {name} is no longer valid; link the account again."),
             ),
             E::AccessExceeded { .. } => Self::msg(
@@ -638,7 +643,7 @@ mod tests {
                     expired: true,
                 },
                 409,
-                "conflict",
+                "consent_expired",
             ),
             (E::AccessExceeded { bank: dnb.clone() }, 429, "rate_limited"),
             (E::InvalidRequest("x"), 500, "internal_error"),

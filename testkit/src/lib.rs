@@ -155,6 +155,7 @@ impl TestApp {
             ("DROP_LOGIN_TABLE", "login"),
             ("DROP_WEBHOOK_TABLE", "webhooks"),
             ("DROP_BALANCE_CACHE_TABLE", "balances"),
+            ("DROP_BANK_BREAKER_TABLE", "breakers"),
         ] {
             let table = format!("{prefix}-{}", uuid::Uuid::new_v4().simple());
             provision::ensure_table(&dynamo, &table)

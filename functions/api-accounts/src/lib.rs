@@ -19,7 +19,7 @@ use drop_shared::domain::bank::{BankDirectory, BankId, BankInfo, ConsentStatus, 
 use drop_shared::edge::openapi::{JsonBodyErrors, SignedInErrors};
 use drop_shared::edge::{self, redirect, Authenticator, Base, Json, Query, RequestMeta, SignedIn};
 use drop_shared::error::ErrorBody;
-use drop_shared::providers::bank::{Bank, BankError, Psu, Redirects};
+use drop_shared::providers::bank::{Bank, BankError, Banks, Psu, Redirects};
 use drop_shared::routes;
 use drop_shared::store::audit::Actor;
 use drop_shared::store::bank_accounts::{self, LinkedAccount, NewConsent, ReportedAccount};
@@ -28,16 +28,12 @@ use drop_shared::store::Db;
 use drop_shared::{ApiError, ErrorCode};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::sync::Arc;
 use time::{Date, OffsetDateTime};
 use tokio::sync::OnceCell;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
-
-/// The banks a user can link, each behind its client.
-pub type Banks = Arc<HashMap<BankId, Arc<dyn Bank>>>;
 
 /// What api-accounts uses: the database, the session check, the banks, the balance cache and the
 /// account-number vault (built on first use).
@@ -73,7 +69,9 @@ impl State {
     }
 
     fn today(&self) -> Date {
-        self.0.today_override.unwrap_or_else(today_in_norway)
+        self.0
+            .today_override
+            .unwrap_or_else(|| today_in_norway(OffsetDateTime::now_utc()))
     }
 }
 
@@ -142,7 +140,11 @@ impl BankView {
             name: bank.name.clone(),
             bic: bank.bic.as_str().to_owned(),
             accounts: true,
-            payment_products: bank.products.iter().map(|p| p.as_str().to_owned()).collect(),
+            payment_products: bank
+                .products
+                .iter()
+                .map(|p| p.as_str().to_owned())
+                .collect(),
             instant_payments: bank.offers(PaymentProduct::InstantSepaCreditTransfers),
         }
     }
@@ -200,11 +202,13 @@ pub async fn start_consent(
     Json(body): Json<StartConsent>,
 ) -> Result<(StatusCode, Json<ConsentStartedView>), ApiError> {
     let unknown = || {
-        ApiError::new(ErrorCode::ValidationFailed).with_detail(drop_shared::error::ErrorDetail::new(
-            "bank",
-            "unknown_bank",
-            "Not a bank from GET /v1/banks.",
-        ))
+        ApiError::new(ErrorCode::ValidationFailed).with_detail(
+            drop_shared::error::ErrorDetail::new(
+                "bank",
+                "unknown_bank",
+                "Not a bank from GET /v1/banks.",
+            ),
+        )
     };
     let id: BankId = body.bank.parse().map_err(|_| unknown())?;
     let info = state.0.directory.get(&id).ok_or_else(unknown)?;
@@ -213,7 +217,10 @@ pub async fn start_consent(
         .client_ip
         .ok_or_else(|| ApiError::msg(ErrorCode::Internal, "no client address"))?;
     let token = crypto::random_token(32).map_err(ApiError::internal)?;
-    let back = format!("{}/v1/accounts/consents/return?token={token}", state.0.public_url);
+    let back = format!(
+        "{}/v1/accounts/consents/return?token={token}",
+        state.0.public_url
+    );
     let redirects = Redirects {
         ok: back.clone(),
         nok: format!("{back}&result=nok"),
@@ -221,7 +228,12 @@ pub async fn start_consent(
     };
     let valid_until = consent_valid_until(state.today());
     let started = bank
-        .create_consent(valid_until, FREQUENCY_PER_DAY, &Psu::present(ip), &redirects)
+        .create_consent(
+            valid_until,
+            FREQUENCY_PER_DAY,
+            &Psu::present(ip),
+            &redirects,
+        )
         .await?;
     let consent_id = bank_accounts::record_consent(
         &state.0.db,
@@ -282,7 +294,11 @@ pub async fn consent_return(
     };
     if consent.status.is_final() || consent.status == ConsentStatus::Valid {
         // Already settled by an earlier return: say how it ended, change nothing.
-        return outcome(if consent.status == ConsentStatus::Valid { "linked" } else { "failed" });
+        return outcome(if consent.status == ConsentStatus::Valid {
+            "linked"
+        } else {
+            "failed"
+        });
     }
     let id: BankId = consent
         .aspsp_id
@@ -307,7 +323,11 @@ pub async fn consent_return(
             )
             .await?;
         }
-        return outcome(if details.status.is_final() { "failed" } else { "pending" });
+        return outcome(if details.status.is_final() {
+            "failed"
+        } else {
+            "pending"
+        });
     }
     let accounts = bank.accounts(&consent.external_id, &psu).await?;
     let reported: Vec<ReportedAccount<'_>> = accounts
@@ -315,7 +335,7 @@ pub async fn consent_return(
         .map(|a| ReportedAccount {
             resource_id: &a.resource_id,
             iban: a.iban.expose(),
-            currency: a.currency.as_str(),
+            currency: a.currency.code(),
             name: a.name.as_ref().map(|n| n.expose().as_str()),
             product: a.product.as_deref(),
         })
@@ -347,6 +367,8 @@ pub struct AccountView {
     /// The account number's last four characters; never more.
     pub account_last4: String,
     pub consent_status: String,
+    #[serde(with = "drop_shared::domain::iso_date::option")]
+    #[schema(value_type = Option<String>, format = Date)]
     pub consent_valid_until: Option<Date>,
     /// The consent has ended or ends within 7 days: the user should link the account again.
     pub renewal_needed: bool,
@@ -497,7 +519,7 @@ pub async fn balance(
                     .map(|b| CachedBalance {
                         kind: b.balance_type.as_str().to_owned(),
                         amount: b.amount,
-                        currency: b.currency.as_str().to_owned(),
+                        currency: b.currency.code().to_owned(),
                     })
                     .collect(),
                 fetched_at: now,

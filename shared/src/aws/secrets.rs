@@ -123,7 +123,8 @@ impl SecretStore {
     pub async fn account_vault(
         &self,
     ) -> Result<crate::crypto::AccountVault, crate::error::ApiError> {
-        self.vault(["account-encryption-key", "account-hmac-key"]).await
+        self.vault(["account-encryption-key", "account-hmac-key"])
+            .await
     }
 
     async fn vault<T: crate::crypto::Sealable>(

@@ -28,8 +28,9 @@ pub fn consent_valid_until(today: Date) -> Date {
 pub fn renewal_needed(status: ConsentStatus, valid_until: Option<Date>, today: Date) -> bool {
     match status {
         ConsentStatus::Received => false,
-        ConsentStatus::Valid => valid_until
-            .is_some_and(|end| end - today <= Duration::days(RENEWAL_NOTICE_DAYS)),
+        ConsentStatus::Valid => {
+            valid_until.is_some_and(|end| end - today <= Duration::days(RENEWAL_NOTICE_DAYS))
+        }
         ConsentStatus::Rejected
         | ConsentStatus::Expired
         | ConsentStatus::RevokedByPsu
@@ -46,7 +47,10 @@ mod tests {
     fn a_consent_is_asked_for_180_days() {
         // 2026-12-02 + 180 days: 29 days left of December, 31 + 28 + 31 + 30 + 31 = 151 to the
         // end of May 2027 (29 + 151 = 180), so 2027-05-31.
-        assert_eq!(consent_valid_until(date!(2026 - 12 - 02)), date!(2027 - 05 - 31));
+        assert_eq!(
+            consent_valid_until(date!(2026 - 12 - 02)),
+            date!(2027 - 05 - 31)
+        );
     }
 
     #[test]
@@ -56,16 +60,26 @@ mod tests {
         assert!(!valid(date!(2026 - 12 - 10)), "8 days left");
         assert!(valid(date!(2026 - 12 - 09)), "7 days left");
         assert!(valid(date!(2026 - 12 - 02)), "ends today");
-        assert!(valid(date!(2026 - 11 - 30)), "past its end, bank still says valid");
+        assert!(
+            valid(date!(2026 - 11 - 30)),
+            "past its end, bank still says valid"
+        );
         assert!(!renewal_needed(ConsentStatus::Valid, None, today));
-        assert!(!renewal_needed(ConsentStatus::Received, Some(date!(2026 - 12 - 03)), today));
+        assert!(!renewal_needed(
+            ConsentStatus::Received,
+            Some(date!(2026 - 12 - 03)),
+            today
+        ));
         for ended in [
             ConsentStatus::Rejected,
             ConsentStatus::Expired,
             ConsentStatus::RevokedByPsu,
             ConsentStatus::TerminatedByTpp,
         ] {
-            assert!(renewal_needed(ended, Some(date!(2027 - 05 - 31)), today), "{ended}");
+            assert!(
+                renewal_needed(ended, Some(date!(2027 - 05 - 31)), today),
+                "{ended}"
+            );
         }
     }
 }

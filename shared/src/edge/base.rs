@@ -2,11 +2,14 @@
 //! any function may use. Building it opens no connection, reads no secret and builds no AWS
 //! client; each function takes from it only what it uses into a state of its own.
 
+use crate::aws::bank_breaker::BankBreaker;
 use crate::aws::rate_limit::RateLimiter;
 use crate::aws::secrets::SecretStore;
 use crate::aws::Aws;
 use crate::config::{Config, ConfigError};
+use crate::domain::bank::BankDirectory;
 use crate::edge::auth::Authenticator;
+use crate::providers::bank::{berlin_group_banks, Banks};
 use crate::store::Db;
 
 /// Postgres connections per instance: a Lambda instance serves one request at a time.
@@ -49,6 +52,18 @@ impl Base {
             self.config.rate_limit_table.clone(),
             self.config.rate_limits_enabled,
         )
+    }
+
+    /// The banks a user can link and their clients: the built-in directory at
+    /// `OPEN_BANKING_BASE_URL`, or none when it is unset.
+    pub fn banks(&self) -> (BankDirectory, Banks) {
+        let Some(base_url) = &self.config.open_banking_base_url else {
+            return (BankDirectory::new(Vec::new()), Banks::new());
+        };
+        let directory = BankDirectory::builtin();
+        let breaker = BankBreaker::new(self.aws.clone(), self.config.bank_breaker_table.clone());
+        let banks = berlin_group_banks(&directory, base_url, &breaker, self.config.bank_retry_base);
+        (directory, banks)
     }
 
     pub fn authenticator(&self) -> Authenticator {

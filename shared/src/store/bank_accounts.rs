@@ -72,8 +72,12 @@ pub struct AccountAccess {
 
 fn consent_status(row: &Row, column: &str) -> Result<ConsentStatus, ApiError> {
     let text: String = row.try_get(column)?;
-    ConsentStatus::from_db(&text)
-        .map_err(|_| ApiError::msg(ErrorCode::Internal, "unknown consent status in the database"))
+    ConsentStatus::from_db(&text).map_err(|_| {
+        ApiError::msg(
+            ErrorCode::Internal,
+            "unknown consent status in the database",
+        )
+    })
 }
 
 fn consent_record(row: &Row) -> Result<ConsentRecord, ApiError> {
@@ -101,7 +105,8 @@ fn linked_account(row: &Row) -> Result<LinkedAccount, ApiError> {
     })
 }
 
-const ACCOUNT_COLUMNS: &str = "a.id, a.aspsp_id, a.name, a.currency, a.account_last4, a.consent_id, \
+const ACCOUNT_COLUMNS: &str =
+    "a.id, a.aspsp_id, a.name, a.currency, a.account_last4, a.consent_id, \
      c.status AS consent_status, c.valid_until AS consent_valid_until";
 
 /// Records a consent the bank created, with its audit row.

@@ -24,7 +24,7 @@ impl Role {
     }
 }
 
-time::serde::format_description!(iso_date, Date, "[year]-[month]-[day]");
+use crate::domain::iso_date;
 
 /// The signed-in user's profile, loaded with the session.
 #[derive(Clone, Serialize, utoipa::ToSchema)]

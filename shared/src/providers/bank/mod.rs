@@ -34,6 +34,38 @@ use uuid::Uuid;
 
 pub use berlin_group::BerlinGroupClient;
 
+/// The banks a function can call, by id.
+pub type Banks = std::collections::HashMap<BankId, std::sync::Arc<dyn Bank>>;
+
+/// A Berlin Group client for every bank of `directory`, each at `{base_url}/{bank id}`, all
+/// behind `breaker`, reads retried after `retry_base`, twice that, and four times that.
+pub fn berlin_group_banks(
+    directory: &crate::domain::bank::BankDirectory,
+    base_url: &str,
+    breaker: &crate::aws::bank_breaker::BankBreaker,
+    retry_base: Duration,
+) -> Banks {
+    let policy = crate::providers::outbound::RetryPolicy {
+        base_delay: retry_base,
+        ..crate::providers::outbound::RetryPolicy::default()
+    };
+    directory
+        .iter()
+        .map(|bank| {
+            let client = BerlinGroupClient::new(
+                bank.id.clone(),
+                format!("{base_url}/{}", bank.id.as_str()),
+                breaker.clone(),
+            )
+            .with_retry_policy(policy.clone());
+            (
+                bank.id.clone(),
+                std::sync::Arc::new(client) as std::sync::Arc<dyn Bank>,
+            )
+        })
+        .collect()
+}
+
 /// The payment service user (the person at the bank), as far as a call needs them.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Psu {
