@@ -41,11 +41,12 @@ macro_rules! function {
 
 /// Every API function: the one table of who owns which route. The local server serves these;
 /// the SAM template and the OpenAPI document must declare the same routes.
-pub fn functions() -> [Function; 6] {
+pub fn functions() -> [Function; 7] {
     [
         function!("api-auth", api_auth),
         function!("api-me", api_me),
         function!("api-kyc", api_kyc),
+        function!("api-accounts", api_accounts),
         function!("api-rates", api_rates),
         function!("webhook-sumsub", webhook_sumsub),
         function!("api-meta", api_meta),

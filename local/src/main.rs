@@ -54,6 +54,23 @@ async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             )
         }
     };
+    let bank = match config.open_banking_base_url {
+        Some(_) => None,
+        None => {
+            let bank_port: u16 = std::env::var("DROP_BANK_SANDBOX_PORT")
+                .ok()
+                .map(|p| p.parse())
+                .transpose()?
+                .unwrap_or(port + 3);
+            Some(
+                provision::bank_sandbox(
+                    &mut config,
+                    TcpListener::bind(("127.0.0.1", bank_port)).await?,
+                )
+                .await?,
+            )
+        }
+    };
     let sandbox = match config.bankid {
         Some(_) => None,
         None => {
@@ -87,6 +104,15 @@ async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         None => println!(
             "Sumsub: {}",
             std::env::var("SUMSUB_BASE_URL").unwrap_or_default()
+        ),
+    }
+    match bank {
+        Some(url) => println!(
+            "Sandbox bank on {url} (DNB, SpareBank 1, Nordea look-alikes): POST /v1/accounts/consents, then approve at its SCA page as PSU-Successful"
+        ),
+        None => println!(
+            "Open banking: {}",
+            std::env::var("OPEN_BANKING_BASE_URL").unwrap_or_default()
         ),
     }
     LocalApi::new(base).run(listener, shutdown_signal()).await;

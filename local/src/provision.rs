@@ -161,6 +161,29 @@ pub async fn sumsub_sandbox(
     Ok(base_url)
 }
 
+/// Starts the sandbox bank on `listener` and points `config` at it (`OPEN_BANKING_BASE_URL`
+/// unset). Its payment notifications are signed with a key made up here;
+/// `DROP_BANK_SANDBOX_STATE` names the file its consents and payments are kept in across runs.
+pub async fn bank_sandbox(
+    config: &mut Config,
+    listener: tokio::net::TcpListener,
+) -> Result<String, ProvisionError> {
+    let base_url = format!("http://{}", listener.local_addr()?);
+    let sandbox = bank_sandbox::SandboxConfig {
+        public_url: base_url.clone(),
+        notification_secret: random_key_hex()?,
+        state_file: std::env::var_os("DROP_BANK_SANDBOX_STATE").map(Into::into),
+        ..bank_sandbox::SandboxConfig::default()
+    };
+    tokio::spawn(bank_sandbox::serve(
+        listener,
+        sandbox,
+        std::future::pending(),
+    ));
+    config.open_banking_base_url = Some(base_url.clone());
+    Ok(base_url)
+}
+
 /// Demo exchange rates for every corridor (kept if already there).
 async fn seed_demo_data(client: &tokio_postgres::Client) -> Result<(), ProvisionError> {
     let now = OffsetDateTime::now_utc();

@@ -344,6 +344,20 @@ fn function_policies_name_only_the_actions_and_resources_the_code_uses() {
             ["DatabaseAppSecret", "JwtSigningKeySecret"].as_slice(),
         ),
         (
+            "ApiAccountsFunction",
+            [
+                "BalanceCacheTable.Arn GetItem",
+                "BalanceCacheTable.Arn PutItem",
+                "BankBreakerTable.Arn GetItem",
+                "BankBreakerTable.Arn PutItem",
+                "DatabaseAppSecret",
+                "JwtSigningKeySecret",
+                "AccountEncryptionKeySecret",
+                "AccountHmacKeySecret",
+            ]
+            .as_slice(),
+        ),
+        (
             "ApiKycFunction",
             [
                 "DatabaseAppSecret",

@@ -329,6 +329,11 @@ fn dev(repo: &Repo) -> Result<i32, String> {
             "DROP_SUMSUB_SANDBOX_STATE",
             pg.dir().join("sumsub-sandbox.json"),
         )
+        // So do the sandbox bank's consents, which the database's linked accounts name.
+        .env(
+            "DROP_BANK_SANDBOX_STATE",
+            pg.dir().join("bank-sandbox.json"),
+        )
         .stdin(Stdio::null())
         .process_group(0);
     aws_env(&mut cmd, moto);
@@ -553,6 +558,7 @@ const BENCH_FUNCTIONS: &[&str] = &[
     "api-auth",
     "api-me",
     "api-kyc",
+    "api-accounts",
     "api-rates",
     "api-meta",
     "webhook-sumsub",

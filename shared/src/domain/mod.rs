@@ -15,5 +15,4 @@ pub mod quote;
 pub mod session;
 
 // A calendar date as JSON: `YYYY-MM-DD` (serde `with = "iso_date"`, or `iso_date::option`).
-use time::Date;
 time::serde::format_description!(pub iso_date, Date, "[year]-[month]-[day]");
