@@ -61,7 +61,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
                 .ok()
                 .map(|p| p.parse())
                 .transpose()?
-                .unwrap_or(port + 3);
+                .unwrap_or(port + 5);
             Some(
                 provision::bank_sandbox(
                     &mut config,

@@ -19,6 +19,7 @@ const TABLES: &[&str] = &[
     "aml_alerts",
     "audit_log",
     "bank_accounts",
+    "bank_consents",
     "cards",
     "complaints",
     "consents",

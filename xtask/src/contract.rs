@@ -39,7 +39,7 @@ pub fn run(repo: &Repo, venv: &Venv, pg: &Postgres, moto: &Moto) -> Result<(), S
     pg.query_value("postgres", "DROP DATABASE IF EXISTS drop WITH (FORCE)")?;
     pg.create_db("drop")?;
 
-    let [api, bankid, sumsub] = free_ports()?;
+    let [api, bankid, sumsub, bank] = free_ports()?;
     let log_path = repo.drop_dir().join("contract-server.log");
     let log = fs::File::create(&log_path)
         .map_err(|e| format!("contract: {}: {e}", log_path.display()))?;
@@ -49,6 +49,7 @@ pub fn run(repo: &Repo, venv: &Venv, pg: &Postgres, moto: &Moto) -> Result<(), S
         .env("DROP_PORT", api.to_string())
         .env("DROP_BANKID_SANDBOX_PORT", bankid.to_string())
         .env("DROP_SUMSUB_SANDBOX_PORT", sumsub.to_string())
+        .env("DROP_BANK_SANDBOX_PORT", bank.to_string())
         .env("DROP_RATE_LIMITS", "off")
         .env("RUST_LOG", "warn")
         .env_remove("DROP_PUBLIC_URL")
@@ -129,9 +130,9 @@ pub fn run(repo: &Repo, venv: &Venv, pg: &Postgres, moto: &Moto) -> Result<(), S
     }
 }
 
-/// Three TCP ports nothing listens on (held together, so they differ), or `DROP_TEST_API_PORT`
-/// and the two after it.
-fn free_ports() -> Result<[u16; 3], String> {
+/// Four TCP ports nothing listens on (held together, so they differ), or `DROP_TEST_API_PORT`
+/// and the three after it.
+fn free_ports() -> Result<[u16; 4], String> {
     if let Ok(v) = std::env::var("DROP_TEST_API_PORT") {
         let p: u16 = v
             .trim()
@@ -141,13 +142,18 @@ fn free_ports() -> Result<[u16; 3], String> {
             p.checked_add(n)
                 .ok_or_else(|| format!("DROP_TEST_API_PORT={p} leaves no room for the sandboxes"))
         };
-        return Ok([p, after(1)?, after(2)?]);
+        return Ok([p, after(1)?, after(2)?, after(3)?]);
     }
     let bind =
         || TcpListener::bind(("127.0.0.1", 0)).map_err(|e| format!("contract: no free port: {e}"));
-    let held = [bind()?, bind()?, bind()?];
+    let held = [bind()?, bind()?, bind()?, bind()?];
     let port = |l: &TcpListener| l.local_addr().map(|a| a.port()).map_err(|e| e.to_string());
-    Ok([port(&held[0])?, port(&held[1])?, port(&held[2])?])
+    Ok([
+        port(&held[0])?,
+        port(&held[1])?,
+        port(&held[2])?,
+        port(&held[3])?,
+    ])
 }
 
 /// The server this step started; stopped when dropped.

@@ -232,7 +232,8 @@ const DEFAULT_API_PORT: u16 = 3001;
 
 /// The default stack (`DROP_PORT` 3001) is `dev` with PostgreSQL on 54329 and moto on 54330.
 /// Any other `DROP_PORT` is a stack of its own, `dev-PORT`, with its own database and moto, on
-/// the ports after the server's and its two sandboxes' (PORT+3, PORT+4), so two runs with
+/// the ports after the server's and its two sandboxes' (PORT+3, PORT+4; the sandbox bank is on
+/// PORT+5), so two runs with
 /// different `DROP_PORT`s never share a port or a process. `DROP_PG_PORT` and `DROP_MOTO_PORT`
 /// override either port.
 fn dev_stack(api: u16, pg: Option<u16>, moto: Option<u16>) -> Result<DevStack, String> {

@@ -22,7 +22,9 @@ use drop_shared::error::ErrorBody;
 use drop_shared::providers::bank::{Bank, BankError, Banks, Psu, Redirects};
 use drop_shared::routes;
 use drop_shared::store::audit::Actor;
-use drop_shared::store::bank_accounts::{self, LinkedAccount, NewConsent, ReportedAccount};
+use drop_shared::store::bank_accounts::{
+    self, ConsentRead, LinkedAccount, NewConsent, ReportedAccount,
+};
 use drop_shared::store::users::today_in_norway;
 use drop_shared::store::Db;
 use drop_shared::{ApiError, ErrorCode};
@@ -190,6 +192,7 @@ fn token_hash(token: &str) -> [u8; 32] {
     responses(
         (status = 201, description = "The consent the bank created; send the user to `sca_redirect`", body = ConsentStartedView),
         SignedInErrors, JsonBodyErrors,
+        (status = 404, description = "No such bank in `GET /v1/banks` (`not_found`, detail `unknown_bank`)", body = ErrorBody),
         (status = 502, description = "The bank answered in a way Drop cannot use (`bank_error`)", body = ErrorBody),
         (status = 503, description = "The bank or the database is unavailable (`bank_unavailable`, `service_unavailable`)", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds"))),
     ),
@@ -201,14 +204,13 @@ pub async fn start_consent(
     SignedIn(who): SignedIn,
     Json(body): Json<StartConsent>,
 ) -> Result<(StatusCode, Json<ConsentStartedView>), ApiError> {
+    // A bank the directory does not have is not found, like any unknown resource.
     let unknown = || {
-        ApiError::new(ErrorCode::ValidationFailed).with_detail(
-            drop_shared::error::ErrorDetail::new(
-                "bank",
-                "unknown_bank",
-                "Not a bank from GET /v1/banks.",
-            ),
-        )
+        ApiError::new(ErrorCode::NotFound).with_detail(drop_shared::error::ErrorDetail::new(
+            "bank",
+            "unknown_bank",
+            "Not a bank from GET /v1/banks.",
+        ))
     };
     let id: BankId = body.bank.parse().map_err(|_| unknown())?;
     let info = state.0.directory.get(&id).ok_or_else(unknown)?;
@@ -275,7 +277,7 @@ pub struct ReturnQuery {
     responses(
         (status = 302, description = "Back to the web app's accounts page with `link=linked|pending|failed`, after reading the consent's status from the bank", headers(("Location" = String, description = "The web app"))),
         (status = 404, description = "No consent has this token (`not_found`)", body = ErrorBody),
-        (status = 400, description = "No token (`validation_failed`)", body = ErrorBody),
+        (status = 422, description = "No token (`validation_failed`)", body = ErrorBody),
     )
 )]
 pub async fn consent_return(
@@ -316,9 +318,11 @@ pub async fn consent_return(
                 &meta.origin(),
                 actor,
                 &consent,
-                details.status,
-                Some(details.valid_until),
-                &[],
+                ConsentRead {
+                    status: details.status,
+                    valid_until: Some(details.valid_until),
+                    accounts: &[],
+                },
                 state.vault().await?,
             )
             .await?;
@@ -345,9 +349,11 @@ pub async fn consent_return(
         &meta.origin(),
         actor,
         &consent,
-        ConsentStatus::Valid,
-        Some(details.valid_until),
-        &reported,
+        ConsentRead {
+            status: ConsentStatus::Valid,
+            valid_until: Some(details.valid_until),
+            accounts: &reported,
+        },
         state.vault().await?,
     )
     .await?;
@@ -419,6 +425,12 @@ pub async fn list_accounts(
     ))
 }
 
+/// An account id from the path: one that is not a UUID names no account (404, like another
+/// user's).
+fn account_id(text: &str) -> Result<Uuid, ApiError> {
+    text.parse().map_err(|_| ApiError::new(ErrorCode::NotFound))
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BalanceAmount {
     /// The Berlin Group `balanceType` (`closingBooked`, `interimAvailable`, ...).
@@ -479,8 +491,9 @@ pub async fn balance(
     Extract(state): Extract<State>,
     meta: RequestMeta,
     SignedIn(who): SignedIn,
-    Path(id): Path<Uuid>,
+    Path(id): Path<String>,
 ) -> Result<Json<BalanceView>, ApiError> {
+    let id = account_id(&id)?;
     let access = bank_accounts::account_access(&state.0.db, who.user_id, id)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound))?;
@@ -578,8 +591,9 @@ pub async fn unlink(
     Extract(state): Extract<State>,
     meta: RequestMeta,
     SignedIn(who): SignedIn,
-    Path(id): Path<Uuid>,
+    Path(id): Path<String>,
 ) -> Result<Json<Unlinked>, ApiError> {
+    let id = account_id(&id)?;
     let access = bank_accounts::account_access(&state.0.db, who.user_id, id)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound))?;

@@ -49,6 +49,15 @@ pub struct ReportedAccount<'a> {
     pub product: Option<&'a str>,
 }
 
+/// What a read of a consent at its bank found.
+pub struct ConsentRead<'a> {
+    pub status: ConsentStatus,
+    /// As granted, when the bank said.
+    pub valid_until: Option<Date>,
+    /// The accounts it covers (none unless it is valid).
+    pub accounts: &'a [ReportedAccount<'a>],
+}
+
 /// A linked account as the user's list shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkedAccount {
@@ -170,11 +179,14 @@ pub async fn apply_consent_status(
     origin: &Origin,
     actor: Actor,
     consent: &ConsentRecord,
-    status: ConsentStatus,
-    valid_until: Option<Date>,
-    accounts: &[ReportedAccount<'_>],
+    read: ConsentRead<'_>,
     vault: &AccountVault,
 ) -> Result<usize, ApiError> {
+    let ConsentRead {
+        status,
+        valid_until,
+        accounts,
+    } = read;
     // Sealed before the transaction: each new row's id is its ciphertext's associated data.
     let mut sealed = Vec::with_capacity(accounts.len());
     for account in accounts {
