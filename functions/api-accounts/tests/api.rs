@@ -123,6 +123,11 @@ impl Stack {
         returned.header("location").unwrap().to_owned()
     }
 
+    async fn balance(&self, token: &str, account: &impl std::fmt::Display) -> TestResponse {
+        let uri = format!("/v1/accounts/{account}/balance");
+        self.as_user(token, TestRequest::get(&uri)).await
+    }
+
     async fn accounts(&self, token: &str) -> Vec<Value> {
         let res = self.as_user(token, TestRequest::get("/v1/accounts")).await;
         assert_eq!(res.status, StatusCode::OK);
@@ -210,12 +215,7 @@ async fn a_user_links_their_accounts_and_reads_a_live_balance() {
     assert!((179..=181).contains(&days), "{days}");
 
     let id = current["id"].as_str().unwrap();
-    let res = stack
-        .as_user(
-            &token,
-            TestRequest::get(&format!("/v1/accounts/{id}/balance")),
-        )
-        .await;
+    let res = stack.balance(&token, &id).await;
     assert_eq!(
         res.status,
         StatusCode::OK,
@@ -303,10 +303,7 @@ async fn another_users_account_is_not_found() {
         .to_owned();
     assert!(stack.accounts(&bob).await.is_empty());
     stack
-        .as_user(
-            &bob,
-            TestRequest::get(&format!("/v1/accounts/{id}/balance")),
-        )
+        .balance(&bob, &id)
         .await
         .assert_error(StatusCode::NOT_FOUND, "not_found");
     stack
@@ -352,12 +349,7 @@ async fn when_the_bank_fails_the_last_balance_is_answered_as_stale() {
         .await
         .unwrap();
     stack.fault("dnb", "status503", 4).await;
-    let res = stack
-        .as_user(
-            &token,
-            TestRequest::get(&format!("/v1/accounts/{id}/balance")),
-        )
-        .await;
+    let res = stack.balance(&token, &id).await;
     assert_eq!(
         res.status,
         StatusCode::OK,
@@ -378,10 +370,7 @@ async fn when_the_bank_fails_the_last_balance_is_answered_as_stale() {
         .to_owned();
     stack.fault("dnb", "status503", 4).await;
     stack
-        .as_user(
-            &other,
-            TestRequest::get(&format!("/v1/accounts/{theirs}/balance")),
-        )
+        .balance(&other, &theirs)
         .await
         .assert_error(StatusCode::SERVICE_UNAVAILABLE, "bank_unavailable");
 }
