@@ -34,11 +34,18 @@ pub fn random_token(n: usize) -> Result<String, CryptoError> {
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf))
 }
 
+/// SHA-256 of `bytes`.
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
+
 /// The PKCE S256 challenge of `verifier`: BASE64URL(SHA-256(verifier)) (RFC 7636).
 pub fn pkce_challenge(verifier: &str) -> String {
     use base64::Engine;
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes());
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha256(verifier.as_bytes()))
 }
 
 /// Whether `verifier` answers `challenge` (RFC 7636 S256; a verifier is 43–128 characters),

@@ -13,7 +13,7 @@ use drop_shared::aws::balance_cache::{BalanceCache, CachedBalance, CachedBalance
 use drop_shared::aws::secrets::SecretStore;
 use drop_shared::crypto::{self, AccountVault};
 use drop_shared::domain::accounts::{
-    consent_valid_until, renewal_needed, BALANCE_FRESH_SECS, FREQUENCY_PER_DAY,
+    balance_is_fresh, consent_valid_until, renewal_needed, status_after_refusal, FREQUENCY_PER_DAY,
 };
 use drop_shared::domain::bank::{BankDirectory, BankId, BankInfo, ConsentStatus, PaymentProduct};
 use drop_shared::edge::openapi::{JsonBodyErrors, SignedInErrors};
@@ -23,7 +23,7 @@ use drop_shared::providers::bank::{Bank, BankError, Banks, Psu, Redirects};
 use drop_shared::routes;
 use drop_shared::store::audit::Actor;
 use drop_shared::store::bank_accounts::{
-    self, ConsentRead, LinkedAccount, NewConsent, ReportedAccount,
+    self, AccountAccess, ConsentRead, LinkedAccount, NewConsent, ReportedAccount,
 };
 use drop_shared::store::users::today_in_norway;
 use drop_shared::store::Db;
@@ -68,6 +68,21 @@ impl State {
             .vault
             .get_or_try_init(|| self.0.secrets.account_vault())
             .await
+    }
+
+    /// One of the caller's linked accounts, by the id in the path, and its bank's client. An id
+    /// that is not a UUID names no account: 404, like another user's.
+    async fn linked(
+        &self,
+        user_id: Uuid,
+        id: &str,
+    ) -> Result<(AccountAccess, &Arc<dyn Bank>), ApiError> {
+        let id: Uuid = id.parse().map_err(|_| ApiError::new(ErrorCode::NotFound))?;
+        let access = bank_accounts::account_access(&self.0.db, user_id, id)
+            .await?
+            .ok_or_else(|| ApiError::new(ErrorCode::NotFound))?;
+        let bank = self.bank(&access.account.bank)?;
+        Ok((access, bank))
     }
 
     fn today(&self) -> Date {
@@ -178,14 +193,6 @@ pub struct ConsentStartedView {
     pub status: String,
 }
 
-/// The return token's SHA-256: what the database keeps of it.
-fn token_hash(token: &str) -> [u8; 32] {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
-    let mut out = [0u8; 32];
-    out.copy_from_slice(digest.as_ref());
-    out
-}
-
 #[utoipa::path(
     post, path = "/v1/accounts/consents", tag = "accounts",
     request_body = StartConsent,
@@ -243,12 +250,12 @@ pub async fn start_consent(
         who.actor(),
         NewConsent {
             user_id: who.user_id,
-            aspsp_id: info.id.as_str(),
+            bank: &info.id,
             external_id: &started.consent_id,
             status: started.status,
             valid_until: None,
             frequency_per_day: FREQUENCY_PER_DAY,
-            return_token_hash: token_hash(&token),
+            return_token_hash: crypto::sha256(token.as_bytes()),
         },
     )
     .await?;
@@ -285,9 +292,12 @@ pub async fn consent_return(
     meta: RequestMeta,
     Query(query): Query<ReturnQuery>,
 ) -> Result<Response, ApiError> {
-    let consent = bank_accounts::consent_by_return_token(&state.0.db, &token_hash(&query.token))
-        .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::NotFound))?;
+    let consent = bank_accounts::consent_by_return_token(
+        &state.0.db,
+        &crypto::sha256(query.token.as_bytes()),
+    )
+    .await?
+    .ok_or_else(|| ApiError::new(ErrorCode::NotFound))?;
     let outcome = |link: &str| {
         redirect(
             &format!("{}/accounts?link={link}", state.0.web_app_url),
@@ -302,11 +312,7 @@ pub async fn consent_return(
             "failed"
         });
     }
-    let id: BankId = consent
-        .aspsp_id
-        .parse()
-        .map_err(|_| ApiError::msg(ErrorCode::Internal, "a stored bank id does not parse"))?;
-    let bank = state.bank(&id)?;
+    let bank = state.bank(&consent.bank)?;
     let psu = meta.client_ip.map_or_else(Psu::absent, Psu::present);
     // The redirect is a hint: the bank's word decides, whichever URL the user came back by.
     let details = bank.consent(&consent.external_id, &psu).await?;
@@ -382,15 +388,13 @@ pub struct AccountView {
 
 impl AccountView {
     fn of(account: &LinkedAccount, directory: &BankDirectory, today: Date) -> Self {
-        let bank_name = account
-            .aspsp_id
-            .parse::<BankId>()
-            .ok()
-            .and_then(|id| directory.get(&id).map(|b| b.name.clone()))
-            .unwrap_or_else(|| account.aspsp_id.clone());
+        let bank = account.bank.as_str().to_owned();
+        let bank_name = directory
+            .get(&account.bank)
+            .map_or_else(|| bank.clone(), |b| b.name.clone());
         Self {
             id: account.id,
-            bank: account.aspsp_id.clone(),
+            bank,
             bank_name,
             name: account.name.clone(),
             currency: account.currency.clone(),
@@ -423,12 +427,6 @@ pub async fn list_accounts(
             .map(|a| AccountView::of(a, &state.0.directory, today))
             .collect(),
     ))
-}
-
-/// An account id from the path: one that is not a UUID names no account (404, like another
-/// user's).
-fn account_id(text: &str) -> Result<Uuid, ApiError> {
-    text.parse().map_err(|_| ApiError::new(ErrorCode::NotFound))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -493,10 +491,8 @@ pub async fn balance(
     SignedIn(who): SignedIn,
     Path(id): Path<String>,
 ) -> Result<Json<BalanceView>, ApiError> {
-    let id = account_id(&id)?;
-    let access = bank_accounts::account_access(&state.0.db, who.user_id, id)
-        .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::NotFound))?;
+    let (access, bank) = state.linked(who.user_id, &id).await?;
+    let id = access.account.id;
     if !access.account.consent_status.is_usable() {
         return Err(ApiError::new(ErrorCode::ConsentExpired));
     }
@@ -510,18 +506,12 @@ pub async fn balance(
     };
     if let Some(fresh) = cached
         .as_ref()
-        .filter(|c| (now - c.fetched_at).whole_seconds() < BALANCE_FRESH_SECS)
+        .filter(|c| balance_is_fresh(c.fetched_at, now))
     {
         return Ok(Json(BalanceView::of(id, fresh.clone(), now, false)));
     }
-    let bank_id: BankId = access
-        .account
-        .aspsp_id
-        .parse()
-        .map_err(|_| ApiError::msg(ErrorCode::Internal, "a stored bank id does not parse"))?;
     let psu = meta.client_ip.map_or_else(Psu::absent, Psu::present);
-    let read = state
-        .bank(&bank_id)?
+    let read = bank
         .balances(&access.consent_external_id, &access.resource_id, &psu)
         .await;
     match read {
@@ -543,17 +533,12 @@ pub async fn balance(
             Ok(Json(BalanceView::of(id, fetched, now, false)))
         }
         Err(BankError::ConsentNotValid { expired, .. }) => {
-            let status = if expired {
-                ConsentStatus::Expired
-            } else {
-                ConsentStatus::RevokedByPsu
-            };
             bank_accounts::set_consent_status(
                 &state.0.db,
                 &meta.origin(),
                 who.actor(),
                 access.account.consent_id,
-                status,
+                status_after_refusal(expired),
             )
             .await?;
             Err(ApiError::new(ErrorCode::ConsentExpired))
@@ -593,22 +578,10 @@ pub async fn unlink(
     SignedIn(who): SignedIn,
     Path(id): Path<String>,
 ) -> Result<Json<Unlinked>, ApiError> {
-    let id = account_id(&id)?;
-    let access = bank_accounts::account_access(&state.0.db, who.user_id, id)
-        .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::NotFound))?;
-    let bank_id: BankId = access
-        .account
-        .aspsp_id
-        .parse()
-        .map_err(|_| ApiError::msg(ErrorCode::Internal, "a stored bank id does not parse"))?;
+    let (access, bank) = state.linked(who.user_id, &id).await?;
     if !access.account.consent_status.is_final() {
         let psu = meta.client_ip.map_or_else(Psu::absent, Psu::present);
-        match state
-            .bank(&bank_id)?
-            .delete_consent(&access.consent_external_id, &psu)
-            .await
-        {
+        match bank.delete_consent(&access.consent_external_id, &psu).await {
             // Already gone at the bank: nothing left to end there.
             Ok(()) | Err(BankError::ConsentNotValid { .. }) => {}
             Err(e) => return Err(e.into()),

@@ -98,21 +98,7 @@ impl Stack {
             String::from_utf8_lossy(&started.body)
         );
         let redirect = started.json()["sca_redirect"].as_str().unwrap().to_owned();
-        let authorisation = redirect.rsplit('/').next().unwrap().to_owned();
-        let decided = self
-            .http
-            .post(format!("{}/sandbox/sca/{authorisation}", self.bank))
-            .json(&json!({ "psu": psu, "action": action }))
-            .send()
-            .await
-            .unwrap();
-        assert!(decided.status().is_success(), "{}", decided.status());
-        let back: Value = decided.json().await.unwrap();
-        let location = back["location"].as_str().unwrap();
-        let path = location
-            .split_once("/v1/")
-            .map(|(_, rest)| format!("/v1/{rest}"))
-            .unwrap();
+        let path = self.decide(&redirect, psu, action).await;
         let returned = self.call(TestRequest::get(&path)).await;
         assert_eq!(
             returned.status,
@@ -128,11 +114,109 @@ impl Stack {
         self.as_user(token, TestRequest::get(&uri)).await
     }
 
+    /// Answers the bank's SCA page at `redirect` as `psu` with `action`; returns the path of the
+    /// bank's redirect back into Drop.
+    async fn decide(&self, redirect: &str, psu: &str, action: &str) -> String {
+        let authorisation = redirect.rsplit('/').next().unwrap().to_owned();
+        let decided = self
+            .http
+            .post(format!("{}/sandbox/sca/{authorisation}", self.bank))
+            .json(&json!({ "psu": psu, "action": action }))
+            .send()
+            .await
+            .unwrap();
+        assert!(decided.status().is_success(), "{}", decided.status());
+        let back: Value = decided.json().await.unwrap();
+        let location = back["location"].as_str().unwrap();
+        location
+            .split_once("/v1/")
+            .map(|(_, rest)| format!("/v1/{rest}"))
+            .unwrap()
+    }
+
     async fn accounts(&self, token: &str) -> Vec<Value> {
         let res = self.as_user(token, TestRequest::get("/v1/accounts")).await;
         assert_eq!(res.status, StatusCode::OK);
         res.json().as_array().unwrap().clone()
     }
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_with_the_envelope_and_changes_nothing() {
+    let stack = Stack::new().await;
+    let (_, token) = stack.app.signed_in_user(SessionKind::Mobile).await;
+    let consents = |body: &str| {
+        TestRequest::new(Method::POST, "/v1/accounts/consents")
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+    };
+    for (body, status, code) in [
+        (
+            r#"{"bank":"no-such-bank"}"#,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            r#"{"bank":"DNB <script>"}"#,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            r#"{"bank":7}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
+        (
+            r#"{}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
+        (
+            r#"{"bank":"dnb","valid_until":"9999-12-31"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
+        (
+            r#"["dnb"]"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
+        (r#"{"bank":"dnb""#, StatusCode::BAD_REQUEST, "invalid_json"),
+    ] {
+        stack
+            .as_user(&token, consents(body))
+            .await
+            .assert_error(status, code);
+    }
+    // Paths that name no account of the user's.
+    for id in ["0", "not-a-uuid", "%C3%AD", &Uuid::new_v4().to_string()] {
+        stack
+            .balance(&token, &id)
+            .await
+            .assert_error(StatusCode::NOT_FOUND, "not_found");
+        stack
+            .as_user(
+                &token,
+                TestRequest::new(Method::DELETE, &format!("/v1/accounts/{id}")),
+            )
+            .await
+            .assert_error(StatusCode::NOT_FOUND, "not_found");
+    }
+    // A return without its token, or with one no consent has.
+    stack
+        .call(TestRequest::get("/v1/accounts/consents/return?result=nok"))
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    stack
+        .call(TestRequest::get(
+            "/v1/accounts/consents/return?token=guessed",
+        ))
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "not_found");
+    // Nothing was recorded, audited or sent to a bank.
+    assert_eq!(stack.app.count("bank_consents").await, 0);
+    assert_eq!(stack.app.count("bank_accounts").await, 0);
+    assert!(stack.requests_to_bank().await.is_empty());
 }
 
 #[tokio::test]
@@ -187,8 +271,22 @@ async fn the_banks_are_listed_with_what_each_offers() {
 async fn a_user_links_their_accounts_and_reads_a_live_balance() {
     let stack = Stack::new().await;
     let (user, token) = stack.app.signed_in_user(SessionKind::Mobile).await;
-    let back = stack.link(&token, "dnb", "PSU-Successful", "approve").await;
-    assert!(back.ends_with("/accounts?link=linked"), "{back}");
+    let started = stack
+        .as_user(
+            &token,
+            TestRequest::post_json("/v1/accounts/consents", json!({ "bank": "dnb" })),
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::CREATED);
+    let redirect = started.json()["sca_redirect"].as_str().unwrap().to_owned();
+    let back_path = stack.decide(&redirect, "PSU-Successful", "approve").await;
+    for _ in 0..2 {
+        // The same return twice (a reload): linked once, the second changes nothing.
+        let returned = stack.call(TestRequest::get(&back_path)).await;
+        assert_eq!(returned.status, StatusCode::FOUND);
+        let back = returned.header("location").unwrap();
+        assert!(back.ends_with("/accounts?link=linked"), "{back}");
+    }
 
     let accounts = stack.accounts(&token).await;
     assert_eq!(accounts.len(), 2, "{accounts:?}");

@@ -70,8 +70,5 @@ impl WebhookLedger {
 
 /// SHA-256 of a body, the identity of a delivery.
 pub fn body_digest(body: &[u8]) -> [u8; 32] {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body);
-    let mut out = [0u8; 32];
-    out.copy_from_slice(digest.as_ref());
-    out
+    crate::crypto::sha256(body)
 }

@@ -2,7 +2,7 @@
 //! when the user is asked to renew it, and how fresh a balance must be to be answered again.
 
 use crate::domain::bank::ConsentStatus;
-use time::{Date, Duration};
+use time::{Date, Duration, OffsetDateTime};
 
 /// The longest a consent is asked for: the RTS's 180-day re-authentication period
 /// (Delegated Regulation (EU) 2018/389 art. 10, as amended by 2022/2360). The bank may grant less.
@@ -38,10 +38,42 @@ pub fn renewal_needed(status: ConsentStatus, valid_until: Option<Date>, today: D
     }
 }
 
+/// Whether a balance the bank reported at `fetched_at` is recent enough at `now` to be answered
+/// again without asking the bank ([`BALANCE_FRESH_SECS`]).
+pub fn balance_is_fresh(fetched_at: OffsetDateTime, now: OffsetDateTime) -> bool {
+    (now - fetched_at) < Duration::seconds(BALANCE_FRESH_SECS)
+}
+
+/// What a consent has become when its bank refuses a read under it: expired (`CONSENT_EXPIRED`),
+/// or otherwise no longer valid — withdrawn by the user at the bank.
+pub fn status_after_refusal(expired: bool) -> ConsentStatus {
+    if expired {
+        ConsentStatus::Expired
+    } else {
+        ConsentStatus::RevokedByPsu
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use time::macros::date;
+
+    #[test]
+    fn a_balance_is_fresh_for_30_seconds() {
+        let read = time::macros::datetime!(2026-12-02 10:00:00 UTC);
+        assert!(balance_is_fresh(read, read));
+        assert!(balance_is_fresh(read, read + Duration::seconds(29)));
+        assert!(!balance_is_fresh(read, read + Duration::seconds(30)));
+        assert!(!balance_is_fresh(read, read + Duration::minutes(5)));
+    }
+
+    #[test]
+    fn a_refused_read_ends_the_consent() {
+        assert_eq!(status_after_refusal(true), ConsentStatus::Expired);
+        assert_eq!(status_after_refusal(false), ConsentStatus::RevokedByPsu);
+        assert!(status_after_refusal(false).is_final());
+    }
 
     #[test]
     fn a_consent_is_asked_for_180_days() {

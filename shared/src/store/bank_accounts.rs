@@ -7,7 +7,7 @@
 //! same transaction ([`audited`]).
 
 use crate::crypto::AccountVault;
-use crate::domain::bank::ConsentStatus;
+use crate::domain::bank::{BankId, ConsentStatus};
 use crate::domain::ids::Iban;
 use crate::error::{ApiError, ErrorCode};
 use crate::store::audit::{audited, Actor, AuditEntry, Origin};
@@ -20,7 +20,7 @@ use uuid::Uuid;
 /// A consent the bank has just created, before the user authorised it.
 pub struct NewConsent<'a> {
     pub user_id: Uuid,
-    pub aspsp_id: &'a str,
+    pub bank: &'a BankId,
     pub external_id: &'a str,
     pub status: ConsentStatus,
     pub valid_until: Option<Date>,
@@ -34,7 +34,7 @@ pub struct NewConsent<'a> {
 pub struct ConsentRecord {
     pub id: Uuid,
     pub user_id: Uuid,
-    pub aspsp_id: String,
+    pub bank: BankId,
     pub external_id: String,
     pub status: ConsentStatus,
     pub valid_until: Option<Date>,
@@ -62,7 +62,7 @@ pub struct ConsentRead<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkedAccount {
     pub id: Uuid,
-    pub aspsp_id: String,
+    pub bank: BankId,
     pub name: Option<String>,
     pub currency: String,
     pub last4: String,
@@ -89,11 +89,17 @@ fn consent_status(row: &Row, column: &str) -> Result<ConsentStatus, ApiError> {
     })
 }
 
+fn bank(row: &Row) -> Result<BankId, ApiError> {
+    let text: String = row.try_get("aspsp_id")?;
+    text.parse()
+        .map_err(|_| ApiError::msg(ErrorCode::Internal, "unknown bank id in the database"))
+}
+
 fn consent_record(row: &Row) -> Result<ConsentRecord, ApiError> {
     Ok(ConsentRecord {
         id: row.try_get("id")?,
         user_id: row.try_get("user_id")?,
-        aspsp_id: row.try_get("aspsp_id")?,
+        bank: bank(row)?,
         external_id: row.try_get("external_id")?,
         status: consent_status(row, "status")?,
         valid_until: row.try_get("valid_until")?,
@@ -104,7 +110,7 @@ fn linked_account(row: &Row) -> Result<LinkedAccount, ApiError> {
     let last4: String = row.try_get("account_last4")?;
     Ok(LinkedAccount {
         id: row.try_get("id")?,
-        aspsp_id: row.try_get("aspsp_id")?,
+        bank: bank(row)?,
         name: row.try_get("name")?,
         currency: row.try_get::<_, String>("currency")?.trim_end().to_owned(),
         last4: last4.trim_end().to_owned(),
@@ -130,7 +136,7 @@ pub async fn record_consent(
         actor,
         action: "bank_consent.started",
         target: Some(("bank_consent", id)),
-        details: serde_json::json!({ "bank": consent.aspsp_id, "status": consent.status.as_str() }),
+        details: serde_json::json!({ "bank": consent.bank.as_str(), "status": consent.status.as_str() }),
     };
     let hash = consent.return_token_hash.to_vec();
     let frequency = i16::from(consent.frequency_per_day);
@@ -141,7 +147,7 @@ pub async fn record_consent(
             &[
                 (&id, Type::UUID),
                 (&consent.user_id, Type::UUID),
-                (&consent.aspsp_id, Type::TEXT),
+                (&consent.bank.as_str(), Type::TEXT),
                 (&consent.external_id, Type::TEXT),
                 (&consent.status.as_str(), Type::TEXT),
                 (&consent.valid_until, Type::DATE),
@@ -224,7 +230,7 @@ pub async fn apply_consent_status(
                 &[
                     (id, Type::UUID),
                     (&consent.user_id, Type::UUID),
-                    (&consent.aspsp_id, Type::TEXT),
+                    (&consent.bank.as_str(), Type::TEXT),
                     (&consent.id, Type::UUID),
                     (&account.resource_id, Type::TEXT),
                     (ciphertext, Type::BYTEA),
